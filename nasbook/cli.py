@@ -1,0 +1,299 @@
+"""``nasbook`` command line: thin shells over the library (``python -m nasbook`` is the same).
+
+    nasbook demo                       a real tiny DARTS search on the offline digits, drawn
+    nasbook search METHOD [...]        search (presets: tiny, paper, ...)
+    nasbook derive RUN                 (re)derive the architecture of a run from its checkpoint
+    nasbook draw ARCH                  draw an architecture (JSON file, run folder or zoo name)
+    nasbook info ARCH [--json]         params and MACs at the space's standard resolution
+    nasbook zoo [--json]               published architectures
+    nasbook space NAME [--json]        size of a search space
+
+Any config field of a method is also a flag of ``search``: ``--arch-lr 6e-4`` sets
+``arch_lr``; ``nasbook search METHOD --help`` lists them with their ``paper`` values.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+#: Extra sub-commands contributed by other modules: name -> "module:function" where the
+#: function is ``register(subparsers)`` adding a parser whose ``func`` runs it.
+EXTRA_COMMANDS: list[str] = []
+
+
+def _flag_overrides(extra: list[str]) -> dict:
+    """``["--arch-lr", "6e-4", "--amp"]`` -> ``{"arch_lr": 6e-4, "amp": True}``."""
+    import yaml
+
+    out, i = {}, 0
+    while i < len(extra):
+        tok = extra[i]
+        if not tok.startswith("--"):
+            raise SystemExit(f"nasbook search: unexpected argument {tok!r}")
+        key = tok[2:]
+        if "=" in key:
+            key, val = key.split("=", 1)
+            i += 1
+        elif i + 1 < len(extra) and not extra[i + 1].startswith("--"):
+            val = extra[i + 1]
+            i += 2
+        else:
+            val = "true"
+            i += 1
+        out[key.replace("-", "_")] = yaml.safe_load(val)
+    return out
+
+
+def _method_help(method: str) -> str:
+    from .config import preset_values, read_presets
+    from .methods import get_method
+
+    cls = get_method(method)
+    presets = read_presets(cls.key)
+    paper = preset_values(cls.key, "paper") if "paper" in presets else {}
+    lines = [f"nasbook search {method}: {(cls.__doc__ or '').strip().splitlines()[0]}",
+             f"presets: {', '.join(presets)}", "", "config fields (flag, default, paper preset):"]
+    for f in dataclasses.fields(cls.Config):
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        p = f"  paper={paper[f.name]!r}" if f.name in paper else ""
+        lines.append(f"  --{f.name.replace('_', '-'):24s} {default!r}{p}")
+    return "\n".join(lines)
+
+
+def cmd_search(args, extra):
+    from .config import parse_overrides
+    from .search import search
+
+    if args.method_help:
+        print(_method_help(args.method))
+        return 0
+    overrides = _flag_overrides(extra)
+    overrides.update(parse_overrides(args.set))
+    for k in ("dataset", "epochs", "device", "seed", "data", "batch_size"):
+        v = getattr(args, k)
+        if v is not None:
+            overrides[k] = v
+    if args.download:
+        overrides["download"] = True
+    if args.amp:
+        overrides["amp"] = True
+    out = args.resume or args.out or f"runs/{args.method}-{time.strftime('%Y%m%d-%H%M%S')}"
+    res = search(args.method, args.preset, out, overrides, resume=bool(args.resume))
+    if res.run_dir is not None:
+        print(f"derived architecture ({res.run_dir / 'arch.json'}):")
+    print(res.arch if not hasattr(res.arch, "table") else res.arch.table())
+    return 0
+
+
+def cmd_demo(args, extra):
+    """The README's main job: a real first-order DARTS search at tiny scale, drawn."""
+    from .measure import count_macs, count_params
+    from .search import search
+    from .spaces import get_space
+
+    out = Path(args.out)
+    t = time.perf_counter()
+    print("nasbook demo: first-order DARTS on the offline digits (tiny preset, 2 CPU cores: ~1 minute)")
+    res = search("darts", "tiny", out, {"epochs": args.epochs} if args.epochs else None)
+    last = [h for h in res.history if h.get("event") == "epoch"][-1]
+    print(f"search finished in {time.perf_counter() - t:.0f} s; validation accuracy of the super-net "
+          f"on the architecture half: {100 * last.get('val_top1', float('nan')):.1f}%")
+    print("derived genotype:")
+    print(res.arch)
+    net = get_space("darts").build(res.arch, "cifar10")
+    print(f"as a CIFAR-10 evaluation network (C=36, 20 cells): {count_params(net, ('auxiliary_head',)) / 1e6:.2f}M params, "
+          f"{count_macs(net, (3, 32, 32)) / 1e6:.0f}M MACs")
+    print(f"run folder: {out}  (arch.json, cells_normal.svg/png, cells_reduce.svg/png, metrics.jsonl)")
+    return 0
+
+
+def cmd_derive(args, extra):
+    from .engine.checkpoint import load
+    from .search import write_arch
+    import yaml
+
+    run = Path(args.run)
+    if not (run / "config.yaml").exists() or not (run / "checkpoint.pt").exists():
+        raise SystemExit(f"nasbook derive: {run} is not a run folder (needs config.yaml and checkpoint.pt)")
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    from .config import make_config
+    from .data import dataset_info
+    from .methods import get_method
+
+    cls = get_method(saved["method"])
+    cfg = make_config(cls.Config, saved["config"])
+    task = cls(cfg, dataset_info(cfg.dataset, cfg.resolution))
+    task.model.load_state_dict(load(run / "checkpoint.pt")["model"])
+    arch = task.derive()
+    write_arch(run, arch, cls.key, saved.get("preset", "?"), task, draw=not args.no_draw)
+    print(arch)
+    return 0
+
+
+def cmd_draw(args, extra):
+    from .spaces import get_space, load_arch, space_of
+
+    arch = load_arch(args.arch)
+    space = get_space(space_of(arch))
+    if space.draw is None:
+        raise SystemExit(f"nasbook draw: the {space.name} space has no drawing yet")
+    stem = Path(args.out) if args.out else Path(Path(args.arch).stem if Path(args.arch).suffix else args.arch)
+    for p in space.draw(arch, stem, formats=args.format.split(",")):
+        print(p)
+    return 0
+
+
+def arch_info(source: str, dataset: str | None = None) -> dict:
+    """Params and MACs of an architecture at its space's standard resolution (``info``)."""
+    from . import zoo
+    from .measure import complexity
+    from .spaces import arch_to_dict, get_space, load_arch, space_of
+
+    arch = load_arch(source)
+    space = get_space(space_of(arch))
+    meta = zoo.get(source).meta if source in zoo.names() else {}
+    ds = dataset or meta.get("dataset") or "cifar10"
+    net = space.build(arch, ds)
+    shape = space.input_shape(ds)
+    info = {"name": source, "space": space.name, "dataset": ds, **complexity(net, shape)}
+    info["params_m"] = round(info["params"] / 1e6, 3)
+    info["macs_m"] = round(info["macs"] / 1e6, 1)
+    if meta:
+        info["paper"] = meta.get("paper")
+        info["reported"] = meta.get("reported", {})
+    info["arch"] = arch_to_dict(arch)
+    return info
+
+
+def cmd_info(args, extra):
+    info = arch_info(args.arch, args.dataset)
+    if args.json:
+        print(json.dumps(info))
+        return 0
+    print(f"{info['name']}  ({info['space']} space, counted on {info['dataset']} at {tuple(info['input_shape'])})")
+    print(f"  params: {info['params']:,} ({info['params_m']:.2f}M, auxiliary head excluded)")
+    print(f"  MACs:   {info['macs']:,} ({info['macs_m']:.1f}M)")
+    if info.get("reported"):
+        print(f"  paper:  {info['paper']}: " + ", ".join(f"{k}={v}" for k, v in info["reported"].items()))
+    return 0
+
+
+def cmd_zoo(args, extra):
+    from . import zoo
+
+    rows = []
+    for name in zoo.names():
+        e = zoo.get(name)
+        row = {"name": name, "space": e.space, "paper": e.meta.get("paper"), "dataset": e.meta.get("dataset"),
+               "reported": e.meta.get("reported", {}), "recipe": e.meta.get("recipe")}
+        if args.count:
+            i = arch_info(name)
+            row.update(params=i["params"], macs=i["macs"])
+        rows.append(row)
+    if args.json:
+        print(json.dumps({"architectures": rows}))
+        return 0
+    print(f"{'name':22s} {'space':8s} {'dataset':9s} paper")
+    for r in rows:
+        print(f"{r['name']:22s} {r['space']:8s} {r['dataset'] or '':9s} {r['paper']}")
+    return 0
+
+
+def cmd_space(args, extra):
+    from .spaces import darts as sd
+
+    if args.name == "darts":
+        one = sd.count_genotypes()
+        info = {"space": "darts", "cells_per_type": one, "architectures": one * one,
+                "ops": list(sd.PRIMITIVES), "edges_per_cell": 14, "intermediate_nodes": 4}
+    else:
+        raise SystemExit(f"nasbook space: unknown space {args.name!r}")
+    if args.json:
+        print(json.dumps(info))
+    else:
+        for k, v in info.items():
+            print(f"{k}: {v}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nasbook", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("search", help="run an architecture search", add_help=False,
+                       description="Run a search. Any config field is a flag too (see --help after METHOD).")
+    s.add_argument("method", help="darts, entrannas, metakernels, mgas, fewshot-nl, spos, nse")
+    s.add_argument("--help", "-h", dest="method_help", action="store_true", help="list this method's config fields")
+    s.add_argument("--preset", default="tiny", help="tiny (CPU, default) or paper (published full scale) or another")
+    s.add_argument("--dataset", help="digits (offline default), cifar10, cifar100, imagenet")
+    s.add_argument("--data", help="dataset root (default $NASBOOK_DATA or ./data)")
+    s.add_argument("--download", action="store_true", help="let torchvision download CIFAR if missing")
+    s.add_argument("--out", help="run folder (default runs/METHOD-TIME)")
+    s.add_argument("--resume", metavar="RUN", help="resume the run in this folder from its checkpoint")
+    s.add_argument("--epochs", type=int)
+    s.add_argument("--batch-size", type=int)
+    s.add_argument("--seed", type=int)
+    s.add_argument("--device", help="auto (default), cpu, cuda, cuda:N, mps")
+    s.add_argument("--amp", action="store_true", help="mixed precision on CUDA")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config field")
+    s.set_defaults(func=cmd_search)
+
+    d = sub.add_parser("demo", help="the main job: a real tiny DARTS search on offline data, ending in drawn cells")
+    d.add_argument("--out", default="runs/demo", help="run folder (default runs/demo)")
+    d.add_argument("--epochs", type=int, help="override the tiny preset's epochs")
+    d.set_defaults(func=cmd_demo)
+
+    r = sub.add_parser("derive", help="derive the architecture of a run from its checkpoint")
+    r.add_argument("run")
+    r.add_argument("--no-draw", action="store_true")
+    r.set_defaults(func=cmd_derive)
+
+    w = sub.add_parser("draw", help="draw an architecture (SVG and PNG)")
+    w.add_argument("arch", help="JSON file, run folder or zoo name")
+    w.add_argument("--out", help="output path stem (default: the name)")
+    w.add_argument("--format", default="svg,png", help="comma-separated formats (default svg,png)")
+    w.set_defaults(func=cmd_draw)
+
+    i = sub.add_parser("info", help="params and MACs of an architecture")
+    i.add_argument("arch", help="JSON file, run folder or zoo name")
+    i.add_argument("--dataset", help="count for this dataset (default: the zoo entry's, else cifar10)")
+    i.add_argument("--json", action="store_true", help="print one JSON object")
+    i.set_defaults(func=cmd_info)
+
+    z = sub.add_parser("zoo", help="list published architectures")
+    z.add_argument("--json", action="store_true", help="print one JSON object")
+    z.add_argument("--count", action="store_true", help="also build and count each (slower)")
+    z.set_defaults(func=cmd_zoo)
+
+    sp = sub.add_parser("space", help="size of a search space")
+    sp.add_argument("name", help="darts")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_space)
+
+    import importlib
+
+    for ref in EXTRA_COMMANDS:
+        mod, fn = ref.split(":")
+        getattr(importlib.import_module(mod), fn)(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "search":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        return args.func(args, extra) or 0
+    except (ValueError, FileNotFoundError, KeyError) as e:
+        print(f"nasbook {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

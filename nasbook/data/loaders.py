@@ -1,0 +1,90 @@
+"""Reproducible loaders: the order of every epoch and the randomness of every sample's
+augmentation are functions of (seed, epoch, position), so that a run resumed mid-epoch, a
+run with more workers, and every DDP rank see exactly the data of an uninterrupted run."""
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+
+def _mix(*xs: int) -> int:
+    h = 0x9E3779B97F4A7C15
+    for x in xs:
+        h = (h ^ (x + 0x9E3779B97F4A7C15 + (h << 6) + (h >> 2))) & 0xFFFFFFFFFFFFFFFF
+    return h & 0x7FFFFFFFFFFFFFFF
+
+
+class EpochSampler(Sampler):
+    """Yields ``(dataset_index, sample_seed)`` pairs for one epoch, this rank's shard only.
+
+    Call :meth:`set_epoch` before each epoch; ``start`` skips the first ``start`` samples of
+    this rank (mid-epoch resume). Shards are padded to equal length like DistributedSampler.
+    """
+
+    def __init__(self, indices: Sequence[int], seed: int, shuffle: bool = True, rank: int = 0, world: int = 1,
+                 stream: int = 0):
+        self.indices = list(indices)
+        self.seed, self.shuffle, self.rank, self.world, self.stream = seed, shuffle, rank, world, stream
+        self.epoch, self.start = 0, 0
+        self.per_rank = -(-len(self.indices) // world)
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        self.epoch, self.start = epoch, start
+
+    def __len__(self) -> int:
+        return self.per_rank - self.start
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        n = len(self.indices)
+        if self.shuffle:
+            g = torch.Generator().manual_seed(_mix(self.seed, self.stream, self.epoch))
+            order = torch.randperm(n, generator=g).tolist()
+        else:
+            order = list(range(n))
+        order += order[: self.per_rank * self.world - n]
+        mine = order[self.rank:: self.world]
+        for pos in range(self.start, len(mine)):
+            k = mine[pos]
+            yield self.indices[k], _mix(self.seed, self.stream, self.epoch, k)
+
+
+class SeededDataset(Dataset):
+    """Wraps a dataset so that ``ds[(i, seed)]`` draws its augmentation from ``seed``."""
+
+    def __init__(self, base: Dataset):
+        self.base = base
+
+    def __len__(self):
+        return len(self.base)
+
+    def __getitem__(self, item):
+        i, seed = item
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return self.base[i]
+
+
+def search_split(n: int, portion: float = 0.5) -> tuple[list[int], list[int]]:
+    """The DARTS search split: the first ``portion`` of the training set trains the weights,
+    the rest the architecture (DARTS code ``train_search.py``, ``train_portion=0.5``)."""
+    if not 0 < portion < 1:
+        raise ValueError(f"train_portion must be in (0, 1), got {portion}")
+    k = int(n * portion)
+    return list(range(k)), list(range(k, n))
+
+
+def make_loader(dataset: Dataset, batch_size: int, seed: int, indices: Sequence[int] | None = None,
+                shuffle: bool = True, workers: int = 0, rank: int = 0, world: int = 1, stream: int = 0,
+                drop_last: bool = False, pin_memory: bool = False) -> DataLoader:
+    """A DataLoader over ``indices`` (default: all) with an :class:`EpochSampler`.
+
+    ``batch_size`` is per rank. Use ``loader.sampler.set_epoch(e, start)`` before iterating.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    idx = range(len(dataset)) if indices is None else indices
+    sampler = EpochSampler(idx, seed, shuffle, rank, world, stream)
+    return DataLoader(SeededDataset(dataset), batch_size=batch_size, sampler=sampler, num_workers=workers,
+                      drop_last=drop_last, pin_memory=pin_memory, persistent_workers=False)

@@ -1,0 +1,23 @@
+"""Search methods (design.md, layer 3). Each plugs into the engine as a Task.
+
+``METHODS`` maps a method key to ``module:Class``; modules are imported on first use so
+that ``nasbook --help`` stays fast.
+"""
+from __future__ import annotations
+
+import importlib
+
+METHODS: dict[str, str] = {
+    "darts": "nasbook.methods.darts:DartsSearch",
+}
+
+#: Command-line spellings that differ from the key.
+ALIASES = {"fewshot-nl": "fewshot_nl", "fewshot": "fewshot_nl"}
+
+
+def get_method(name: str):
+    key = ALIASES.get(name, name)
+    if key not in METHODS:
+        raise ValueError(f"unknown method {name!r}; known: {', '.join(sorted(METHODS))}")
+    mod, cls = METHODS[key].split(":")
+    return getattr(importlib.import_module(mod), cls)

@@ -1,0 +1,13 @@
+"""Layers shared by spaces and super-nets: one definition of each op (design.md, layer 2)."""
+from .cell_ops import (  # noqa: F401
+    OP_NAMES,
+    PARAMETER_FREE,
+    PRIMITIVES,
+    DilConv,
+    FactorizedReduce,
+    Identity,
+    ReLUConvBN,
+    SepConv,
+    Zero,
+    make_op,
+)

@@ -1,0 +1,3 @@
+"""Drawings and plots (design.md, layer 7): graphviz cells, networkx graphs, matplotlib."""
+from .cells import draw_genotype, genotype_dot, genotype_to_networkx  # noqa: F401
+from .plots import plot_arch_weights  # noqa: F401
