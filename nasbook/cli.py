@@ -22,7 +22,10 @@ from pathlib import Path
 
 #: Extra sub-commands contributed by other modules: name -> "module:function" where the
 #: function is ``register(subparsers)`` adding a parser whose ``func`` runs it.
-EXTRA_COMMANDS: list[str] = []
+EXTRA_COMMANDS: list[str] = [
+    "nasbook.methods.fewshot_nl.rank:register",
+    "nasbook.methods.nse.latency:register",
+]
 
 
 def _flag_overrides(extra: list[str]) -> dict:
@@ -84,6 +87,15 @@ def cmd_search(args, extra):
         overrides["amp"] = True
     out = args.resume or args.out or f"runs/{args.method}-{time.strftime('%Y%m%d-%H%M%S')}"
     res = search(args.method, args.preset, out, overrides, resume=bool(args.resume))
+    rank, world = res.trainer.rank, res.trainer.world
+    if world > 1:  # under torchrun every rank reports, so that agreement can be checked
+        import hashlib
+
+        h = hashlib.sha256()
+        for v in res.method.model.parameters():  # BN running stats stay per rank, as in plain DDP
+            h.update(v.detach().cpu().contiguous().numpy().tobytes())
+        print(f"rank {rank}/{world} derived: {res.arch}\nrank {rank}/{world} parameters sha256: {h.hexdigest()}", flush=True)
+        return 0
     if res.run_dir is not None:
         print(f"derived architecture ({res.run_dir / 'arch.json'}):")
     print(res.arch if not hasattr(res.arch, "table") else res.arch.table())
@@ -163,6 +175,7 @@ def arch_info(source: str, dataset: str | None = None) -> dict:
     info = {"name": source, "space": space.name, "dataset": ds, **complexity(net, shape)}
     info["params_m"] = round(info["params"] / 1e6, 3)
     info["macs_m"] = round(info["macs"] / 1e6, 1)
+    if space.sizes is not None: info["sizes"] = space.sizes(arch, net)
     if meta:
         info["paper"] = meta.get("paper")
         info["reported"] = meta.get("reported", {})
@@ -178,6 +191,7 @@ def cmd_info(args, extra):
     print(f"{info['name']}  ({info['space']} space, counted on {info['dataset']} at {tuple(info['input_shape'])})")
     print(f"  params: {info['params']:,} ({info['params_m']:.2f}M, auxiliary head excluded)")
     print(f"  MACs:   {info['macs']:,} ({info['macs_m']:.1f}M)")
+    for k, v in info.get("sizes", {}).items(): print(f"  {k + ':':24s}{v:,}")
     if info.get("reported"):
         print(f"  paper:  {info['paper']}: " + ", ".join(f"{k}={v}" for k, v in info["reported"].items()))
     return 0
@@ -211,6 +225,12 @@ def cmd_space(args, extra):
         one = sd.count_genotypes()
         info = {"space": "darts", "cells_per_type": one, "architectures": one * one,
                 "ops": list(sd.PRIMITIVES), "edges_per_cell": 14, "intermediate_nodes": 4}
+    elif args.name == "mbconv":
+        from .spaces.mbconv import space_summary
+        info = space_summary()
+    elif args.name == "nb201":
+        from .spaces.nb201 import space_summary
+        info = space_summary()
     else:
         raise SystemExit(f"nasbook space: unknown space {args.name!r}")
     if args.json:
@@ -271,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     z.set_defaults(func=cmd_zoo)
 
     sp = sub.add_parser("space", help="size of a search space")
-    sp.add_argument("name", help="darts")
+    sp.add_argument("name", help="darts, mbconv, nb201")
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_space)
 

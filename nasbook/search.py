@@ -22,7 +22,7 @@ import yaml
 
 from . import config as C
 from .data import get_dataset, make_loader, search_split
-from .engine import Trainer
+from .engine import Trainer, seed_everything
 from .engine import distributed as D
 from .methods import get_method
 
@@ -41,14 +41,18 @@ def make_config(method: str, preset: str = "tiny", overrides: dict | None = None
     return C.load_config(cls.Config, cls.key, preset, overrides)
 
 
-def search_loaders(cfg, info_rank_world=None, streams=("train", "arch")):
+def search_loaders(cfg, streams=("train", "arch"), evaluate: bool = True):
     """Loaders for the DARTS search split of ``cfg.dataset``'s training set."""
     rank, world = D.world()
     train, info = get_dataset(cfg.dataset, "train", cfg.data, cfg.download, cfg.resolution)
-    w_idx, a_idx = search_split(len(train), cfg.train_portion)
+    w_idx, a_idx = search_split(len(train), cfg.train_portion, getattr(train, "targets", None))
     loaders = {"train": make_loader(train, cfg.batch_size, cfg.seed, w_idx, True, cfg.workers, rank, world, 0),
                "arch": make_loader(train, cfg.batch_size, cfg.seed, a_idx, True, cfg.workers, rank, world, 1)}
-    return {k: v for k, v in loaders.items() if k in streams}, info
+    out = {k: v for k, v in loaders.items() if k in streams}
+    if evaluate:
+        # the super-net's accuracy on the architecture half, as DARTS' train_search reports it
+        out["valid"] = make_loader(train, 2 * cfg.batch_size, cfg.seed, a_idx, False, cfg.workers, rank, world, 2)
+    return out, info
 
 
 def search(method: str, preset: str = "tiny", out: str | Path | None = None, overrides: dict | None = None,
@@ -66,7 +70,9 @@ def search(method: str, preset: str = "tiny", out: str | Path | None = None, ove
         preset = saved.get("preset", preset)
     else:
         cfg = make_config(method, preset, overrides)
-    loaders, info = search_loaders(cfg, streams=cls.streams)
+    loaders, info = (cls.search_loaders(cfg) if hasattr(cls, "search_loaders")  # a method with its own data split
+                     else search_loaders(cfg, streams=cls.streams, evaluate=getattr(cls, "evaluate_each_epoch", True)))
+    seed_everything(cfg.seed)  # the super-net's initial weights and alphas are part of the run
     task = cls(cfg, info)
     if run_dir is not None and D.is_main():
         run_dir.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,9 @@ from typing import Any
 #: Modules that hold zoo entries; a new space adds itself here.
 _SOURCES = [
     "nasbook.spaces.darts_zoo",
+    "nasbook.spaces.nse_zoo",
+    "nasbook.spaces.mbconv_zoo",
+    "nasbook.spaces.mgas_zoo",
 ]
 
 

@@ -60,7 +60,7 @@ def _digits(split: str, resolution: int | None):
     return TensorDataset(x[idx], y[idx])
 
 
-def _cifar(name: str, split: str, root: Path, download: bool, cutout: int, augment: bool):
+def _cifar(name: str, split: str, root: Path, download: bool, cutout: int, augment: bool, auto_augment=None):
     import torchvision
 
     folder = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}[name]
@@ -70,7 +70,7 @@ def _cifar(name: str, split: str, root: Path, download: bool, cutout: int, augme
             f"Download it with `--download` (or download=True), or put it under --data DIR / $NASBOOK_DATA.")
     cls = torchvision.datasets.CIFAR10 if name == "cifar10" else torchvision.datasets.CIFAR100
     mean, std = (TT.CIFAR10_MEAN, TT.CIFAR10_STD) if name == "cifar10" else (TT.CIFAR100_MEAN, TT.CIFAR100_STD)
-    tf = TT.cifar_train(mean, std, cutout) if (split == "train" and augment) else TT.cifar_test(mean, std)
+    tf = TT.cifar_train(mean, std, cutout, auto_augment) if (split == "train" and augment) else TT.cifar_test(mean, std)
     return cls(str(root), train=(split == "train"), transform=tf, download=download)
 
 
@@ -98,7 +98,7 @@ def get_dataset(name: str, split: str = "train", root: str | Path | None = None,
     if name == "digits":
         return _digits(split, info.resolution), info
     if name in ("cifar10", "cifar100"):
-        return _cifar(name, split, root, download, cutout, augment), info
+        return _cifar(name, split, root, download, cutout, augment, auto_augment), info
     if name == "imagenet":
         return _imagenet(split, root, info.resolution, augment, auto_augment), info
     raise AssertionError(name)

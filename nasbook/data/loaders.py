@@ -66,11 +66,25 @@ class SeededDataset(Dataset):
             return self.base[i]
 
 
-def search_split(n: int, portion: float = 0.5) -> tuple[list[int], list[int]]:
+def search_split(n: int, portion: float = 0.5, targets: Sequence[int] | None = None) -> tuple[list[int], list[int]]:
     """The DARTS search split: the first ``portion`` of the training set trains the weights,
-    the rest the architecture (DARTS code ``train_search.py``, ``train_portion=0.5``)."""
+    the rest the architecture (DARTS code ``train_search.py``, ``train_portion=0.5``).
+
+    When ``targets`` are sorted by class (an ImageFolder tree), the first-``portion`` rule
+    would put whole classes on one side, so the split is taken within each class instead."""
     if not 0 < portion < 1:
         raise ValueError(f"train_portion must be in (0, 1), got {portion}")
+    if targets is not None and len(targets) == n and n > 1 and list(targets) == sorted(targets) \
+            and targets[0] != targets[-1]:
+        by_class: dict[int, list[int]] = {}
+        for i, t in enumerate(targets):
+            by_class.setdefault(int(t), []).append(i)
+        first, second = [], []
+        for idx in by_class.values():
+            k = int(len(idx) * portion)
+            first += idx[:k]
+            second += idx[k:]
+        return first, second
     k = int(n * portion)
     return list(range(k)), list(range(k, n))
 

@@ -28,9 +28,13 @@ class Cutout(torch.nn.Module):
         return img
 
 
-def cifar_train(mean, std, cutout: int = 0):
-    """Random crop 32 pad 4 + horizontal flip (+ cutout): DARTS Sec. A.1.1."""
-    t = [T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(mean, std)]
+def cifar_train(mean, std, cutout: int = 0, auto_augment: str | None = None):
+    """Random crop 32 pad 4 + horizontal flip (+ AutoAugment's CIFAR-10 policy when
+    ``auto_augment == "autoaugment"``, as MGAS' search) (+ cutout): DARTS Sec. A.1.1."""
+    t = [T.RandomCrop(32, padding=4), T.RandomHorizontalFlip()]
+    if auto_augment == "autoaugment":
+        t.append(T.AutoAugment(T.AutoAugmentPolicy.CIFAR10))
+    t += [T.ToTensor(), T.Normalize(mean, std)]
     if cutout:
         t.append(Cutout(cutout))
     return T.Compose(t)

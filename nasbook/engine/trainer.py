@@ -128,6 +128,9 @@ class Task:
     model: nn.Module
     #: names of the data streams the task needs each step: ("train",) or ("train", "arch").
     streams: tuple[str, ...] = ("train",)
+    #: streams that restart with a fresh order when exhausted (e.g. a small architecture split
+    #: cycled under a larger weight split); the epoch length follows the other streams.
+    cycled_streams: tuple[str, ...] = ()
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError
@@ -160,7 +163,15 @@ class Task:
             correct5 += (top == y[:, None]).any(1).sum().item()
             n += y.numel()
         model.train()
+        if ctx.trainer.distributed:  # sum the shards of every rank
+            t = torch.tensor([n, correct1, correct5, loss], dtype=torch.float64, device=ctx.device)
+            torch.distributed.all_reduce(t)
+            n, correct1, correct5, loss = t.tolist()
         return {"val_loss": loss / max(n, 1), "val_top1": correct1 / max(n, 1), "val_top5": correct5 / max(n, 1)}
+
+    def finished(self) -> bool:
+        """True ends the run after the current epoch's checkpoint (phases that stop on a rule)."""
+        return False
 
     def state_dict(self) -> dict:
         """Extra state beyond the model and optimisers (e.g. a derivation history)."""
@@ -226,10 +237,29 @@ class Trainer:
     def steps_per_epoch(self) -> int:
         n = min(len(self.loaders[s].sampler) // self.loaders[s].batch_size
                 if self.loaders[s].drop_last else math.ceil(self.loaders[s].sampler.per_rank / self.loaders[s].batch_size)
-                for s in self.task.streams)
+                for s in self.task.streams if s not in self.task.cycled_streams)
         if self.cfg.max_steps_per_epoch:
             n = min(n, self.cfg.max_steps_per_epoch)
         return n
+
+    def _position_cycled(self, name: str) -> None:
+        """Point a cycled stream at the pass and sample of ``step_in_epoch`` (exact resume):
+        pass k of epoch e draws the order of sampler epoch ``e * 1_000_003 + k``."""
+        loader = self.loaders[name]
+        per_rank, bs = loader.sampler.per_rank, loader.batch_size
+        per_pass = per_rank // bs if loader.drop_last else math.ceil(per_rank / bs)
+        k, j = divmod(self.step_in_epoch, max(per_pass, 1))
+        loader.sampler.set_epoch(self.epoch * 1_000_003 + k, j * bs)
+
+    def _next_batch(self, iters: dict, name: str):
+        try:
+            return next(iters[name])
+        except StopIteration:
+            if name not in self.task.cycled_streams:
+                raise
+            self._position_cycled(name)
+            iters[name] = iter(self.loaders[name])
+            return next(iters[name])
 
     def _emit(self, event: str, info: dict):
         for h in self.hooks:
@@ -296,7 +326,7 @@ class Trainer:
             if self.run_dir is not None and self.rank == 0 and (self.run_dir / "metrics.jsonl").exists():
                 (self.run_dir / "metrics.jsonl").unlink()
         try:
-            while self.epoch < self.cfg.epochs:
+            while self.epoch < self.cfg.epochs and not self.task.finished():
                 self._run_epoch()
         except StopTraining:
             return self.history
@@ -309,7 +339,10 @@ class Trainer:
         cfg, task = self.cfg, self.task
         n_steps = self.steps_per_epoch()
         for name in task.streams:
-            self.loaders[name].sampler.set_epoch(self.epoch, self.step_in_epoch * self.loaders[name].batch_size)
+            if name in task.cycled_streams:
+                self._position_cycled(name)
+            else:
+                self.loaders[name].sampler.set_epoch(self.epoch, self.step_in_epoch * self.loaders[name].batch_size)
         iters = {name: iter(self.loaders[name]) for name in task.streams}
         bar = None
         if cfg.progress and self.rank == 0:
@@ -320,7 +353,7 @@ class Trainer:
         task.model.train()
         t0 = time.perf_counter()
         while self.step_in_epoch < n_steps:
-            batches = {name: next(iters[name]) for name in task.streams}
+            batches = {name: self._next_batch(iters, name) for name in task.streams}
             metrics = task.training_step(batches, self.ctx)
             for s, interval in self.schedulers.values():
                 if interval == "step":

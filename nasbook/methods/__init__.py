@@ -9,6 +9,12 @@ import importlib
 
 METHODS: dict[str, str] = {
     "darts": "nasbook.methods.darts:DartsSearch",
+    "metakernels": "nasbook.methods.metakernels:MetaKernelsSearch",
+    "fewshot_nl": "nasbook.methods.fewshot_nl:FewShotNLSearch",
+    "spos": "nasbook.methods.fewshot_nl:SposSearch",
+    "nse": "nasbook.methods.nse:NSESearch",
+    "entrannas": "nasbook.methods.entrannas:EnTranNASSearch",
+    "mgas": "nasbook.methods.mgas:MgasSearch",
 }
 
 #: Command-line spellings that differ from the key.

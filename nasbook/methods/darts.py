@@ -254,14 +254,14 @@ class DartsSearch(SearchMethod):
             step = gw + wd * w.detach() + (mom * buf if buf is not None else 0)
             w_prime.append((w.detach() - xi * step).requires_grad_())
         lv = loss_at(w_prime, x_v, y_v)
-        grads = torch.autograd.grad(lv, alphas + w_prime)
+        grads = torch.autograd.grad(lv, alphas + w_prime, allow_unused=True, materialize_grads=True)
         d_alpha, d_w = grads[:2], grads[2:]
         # finite-difference Hessian-vector product (Eq. 8)
         eps = self.cfg.unrolled_eps / torch.cat([d.flatten() for d in d_w]).norm()
         plus = [w.detach() + eps * d for w, d in zip(weights, d_w)]
         minus = [w.detach() - eps * d for w, d in zip(weights, d_w)]
-        gp = torch.autograd.grad(loss_at(plus, x_t, y_t), alphas)
-        gm = torch.autograd.grad(loss_at(minus, x_t, y_t), alphas)
+        gp = torch.autograd.grad(loss_at(plus, x_t, y_t), alphas, allow_unused=True, materialize_grads=True)
+        gm = torch.autograd.grad(loss_at(minus, x_t, y_t), alphas, allow_unused=True, materialize_grads=True)
         for a, da, p_, m_ in zip(alphas, d_alpha, gp, gm):
             a.grad = da - xi * (p_ - m_) / (2 * eps)
         all_reduce_mean([a.grad for a in alphas])  # this step bypasses DDP's gradient hooks

@@ -18,6 +18,10 @@ from torch import nn
 #: Modules defining ``SPACE``; a new space adds itself here.
 _MODULES = [
     "nasbook.spaces.darts_space",
+    "nasbook.spaces.nb201",
+    "nasbook.spaces.nse",
+    "nasbook.spaces.mbconv",
+    "nasbook.spaces.mgas_space",
 ]
 
 
@@ -35,6 +39,7 @@ class SpaceInfo:
     draw: Callable[..., list] | None = None
     #: ``describe(arch) -> str``: a readable multi-line description.
     describe: Callable[[Any], str] = str
+    sizes: Callable[[Any, nn.Module], dict] | None = None  #: ``sizes(arch, net)``: extra size figures for ``nasbook info`` (e.g. non-zero params)
 
 
 def spaces() -> dict[str, SpaceInfo]:
@@ -72,12 +77,14 @@ def load_arch(source: str | Path | dict) -> Any:
         d = source
     else:
         text = str(source)
-        p = Path(text)
+        p = Path(text) if not text.lstrip().startswith("{") else Path("-")
         if p.is_dir():
             p = p / "arch.json"
             if not p.exists():
                 raise ValueError(f"{source}: run folder has no arch.json (has the search finished? try `nasbook derive {source}`)")
-        if p.suffix == ".json" or p.exists():
+        if text.lstrip().startswith("{"):
+            pass
+        elif p.suffix == ".json" or p.exists():
             if not p.exists():
                 raise ValueError(f"{source}: no such file")
             text = p.read_text()

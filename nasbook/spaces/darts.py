@@ -165,6 +165,21 @@ class Genotype:
     def flat(self, cell: str = "normal") -> list[Pair]:
         return [p for node in getattr(self, cell) for p in node]
 
+    def canonical(self) -> "Genotype":
+        """The same cells with each node's pairs sorted by (input index, op index in
+        ``OP_NAMES``): the order EnTranNAS-DST derives in (entrannas.md Sec. 2). The
+        architecture is unchanged, since a node sums its pairs; DARTS lists pairs
+        strongest first, so use this to compare cells whose orders differ."""
+
+        def sort(nodes):
+            return [sorted(node, key=lambda p: (p[1], OP_NAMES.index(p[0]))) for node in nodes]
+
+        return Genotype(sort(self.normal), self.normal_concat, sort(self.reduce), self.reduce_concat)
+
+    def fan_in(self, cell: str = "normal") -> list[int]:
+        """Number of distinct input nodes of each intermediate node (2 everywhere for DARTS)."""
+        return [len({src for _, src in node}) for node in getattr(self, cell)]
+
 
 def count_genotypes(steps: int = 4, num_ops: int = len(PRIMITIVES) - 1, inputs_per_node: int = 2) -> int:
     """Number of distinct DARTS cells (one cell type) under the top-k rule.

@@ -1,0 +1,14 @@
+# The two commands of the README:
+#   make demo   set up this machine if needed, then run a real tiny DARTS search ending in a drawn cell
+#   make test   set up this machine if needed, then run the whole test suite (what CI runs)
+SHELL := /bin/bash
+.PHONY: demo test figures
+
+demo:
+	@bin=$$(scripts/setup.sh | tail -n1) && $$bin/nasbook demo --out runs/demo
+
+test:
+	@bin=$$(scripts/setup.sh | tail -n1) && scripts/run_tests.sh $$bin
+
+figures:
+	@bin=$$(scripts/setup.sh | tail -n1) && $$bin/nasbook figures

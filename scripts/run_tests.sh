@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Run the whole suite (unit tests and notebooks) with the venv in $1. pytest exits 5 when it
+# collects no test; that is a failure here, never a pass.
+set -uo pipefail
+bin="$1"; shift || true
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export NASBOOK_NB201="${NASBOOK_NB201:-$(cd .. && pwd)/shared/data/nasbench201}"
+export MPLBACKEND=Agg
+"$bin/python" -m pytest -q -p no:cacheprovider --durations=15 "$@"
+rc=$?
+if [ $rc -eq 5 ]; then echo "run_tests: pytest collected no tests: failing" >&2; exit 1; fi
+exit $rc

@@ -1,0 +1,22 @@
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+# Two cores: keep torch's default thread count (setup-notes.md), deterministic algorithms off.
+os.environ.setdefault("NASBOOK_NB201", str(SHARED / "data" / "nasbench201"))
+
+
+@pytest.fixture
+def tiny_overrides():
+    """The tiny DARTS preset cut to a few steps, for tests that run a search."""
+    return {"epochs": 2, "max_steps_per_epoch": 3, "progress": False, "log_every": 1}
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)

@@ -1,0 +1,119 @@
+"""NSE's evolving space: initial subsets and queues, pruning, refill bounds, rounds, the
+Pareto front and the retained union (nse.md Sec. 4, Sec. 12 checks 8-10, 12)."""
+import random
+
+import numpy as np
+import pytest
+
+from nasbook.methods.nse.pareto import dominates, pareto_front
+from nasbook.methods.nse.state import (continue_with_pool, init_state, num_rounds, prune, refill,
+                                       retained_from_front)
+from nasbook.spaces.nse_zoo import NSE27_RETAINED
+
+
+def test_rounds_formula():
+    assert (num_rounds(27, 5), num_rounds(19, 6), num_rounds(72, 5)) == (6, 3, 17)
+
+
+def test_initial_subsets_and_queues():
+    s = init_state(range(27), 22, 5, seed=233)
+    for sub, q in zip(s.subsets, s.queues):
+        assert len(sub) == 5 and len(q) == 22
+        assert sorted(sub + q) == list(range(27))  # a permutation split into S and Q
+    assert len({tuple(sub) for sub in s.subsets}) > 1  # layers draw independently
+    assert init_state(range(27), 22, 5, seed=233) == s  # same seed, same permutations
+    assert init_state(range(27), 22, 5, seed=234) != s
+
+
+def test_prune_rules():
+    kinds = ["N", "R", "R", "E"]
+    alpha = np.zeros((4, 10))
+    alpha[:, 1] = alpha[:, 2] = -3.0  # below tau = -2
+    subsets = [[0, 1, 2], [1, 2], [1, 2, 5], [1, 2, 3]]
+    alpha[3, 3] = -2.5
+    retained = [[2], [], [], []]
+    removed = prune(subsets, alpha, retained, kinds, -2.0)
+    assert subsets[0] == [0, 2] and removed[0] == [1]     # retained op 2 is protected
+    assert subsets[1] == [1, 2] and removed[1] == []      # an R layer with exactly two ops is left alone
+    assert subsets[2] == [5]                               # the op above tau stays
+    assert subsets[3] == [3] and sorted(removed[3]) == [1, 2]  # never emptied: the largest alpha stays (ours)
+
+
+def test_refill_bounds_and_queue_semantics():
+    """Simulate many rounds with random fronts and pruning: |S_l| <= K, P_l in S_l, the refill
+    adds min(K - |P|, |Q|) ops, queued ops are popped once and never come back, discarded ops
+    never return."""
+    rng = random.Random(0)
+    K, L, N = 4, 6, 19
+    kinds = ["N", "R", "N", "E", "N", "R"]
+    s = init_state(range(N), L, K, seed=1)
+    ever_queued = [set(q) | set(sub) for q, sub in zip(s.queues, s.subsets)]
+    gone = [set() for _ in range(L)]
+    added_ever = [set(sub) for sub in s.subsets]
+    for _ in range(8):
+        alpha = np.array([[rng.uniform(-3, 1) for _ in range(N)] for _ in range(L)])
+        start = [list(x) for x in s.subsets]
+        prune(s.subsets, alpha, s.retained, kinds, -2.0)
+        assert all(set(p) <= set(sub) for p, sub in zip(s.retained, s.subsets))
+        # a front: random architectures inside the (pruned) subsets
+        front = []
+        for _ in range(rng.randint(1, 3)):
+            arch = []
+            for sub, k in zip(s.subsets, kinds):
+                a = [o for o in sub if rng.random() < 0.5]
+                arch.append(a if a or k == "N" else [sub[0]])
+            front.append(arch)
+        retained = retained_from_front(front, L)
+        for l in range(L):
+            gone[l] |= set(start[l]) - set(retained[l])  # pruned or not on the front
+        before = [list(q) for q in s.queues]
+        new = refill(retained, s.queues, K)
+        for l in range(L):
+            n_add = min(max(0, K - len(retained[l])), len(before[l]))
+            assert len(new[l]) == len(retained[l]) + n_add <= K
+            assert new[l][:len(retained[l])] == retained[l]       # the refill contains P_l
+            assert new[l][len(retained[l]):] == before[l][:n_add]  # popped from the queue front
+            assert s.queues[l] == before[l][n_add:]                # and gone from the queue
+            added = set(new[l]) - set(retained[l])
+            assert not added & added_ever[l] and not added & gone[l]  # each op enters once
+            assert not set(s.queues[l]) & (added_ever[l] | gone[l])   # nothing returns to Q
+            added_ever[l] |= added
+            assert set(new[l]) | set(s.queues[l]) | gone[l] == ever_queued[l]
+        s.subsets, s.retained = new, retained
+
+
+def test_retained_union_and_continuation():
+    front = [[[1, 2], [5]], [[2, 3], [5, 6]], [[], [6]]]
+    assert retained_from_front(front, 2) == [[1, 2, 3], [5, 6]]
+    s = init_state(range(27, 72), 22, 5, seed=233, retained=NSE27_RETAINED)
+    for p, sub, q in zip(NSE27_RETAINED, s.subsets, s.queues):
+        assert sub[:len(p)] == sorted(p) and len(sub) == max(5, len(p))
+        assert all(o >= 27 for o in sub[len(p):] + q)  # only new grouped ops are queued (Sec. 4.6)
+    s.front = [{"arch": [[0]] * 22, "cost": 1.0, "top1": 0.5, "round": 5}]
+    c = continue_with_pool(s, range(27, 72), 5, 233, drop_front=True)
+    assert c.front == [] and c.stage == 1 and all(set(p) <= set(x) for p, x in zip(c.retained, c.subsets))
+    assert continue_with_pool(s, range(27, 72), 5, 233, drop_front=False).front == s.front
+
+
+def test_pareto_matches_brute_force():
+    rng = random.Random(3)
+    for _ in range(200):
+        n = rng.randint(1, 25)
+        pts = [(rng.choice([1.0, 2.0, 3.0, rng.random() * 4]), rng.choice([0.1, 0.5, rng.random()])) for _ in range(n)]
+        keep = pareto_front([p[0] for p in pts], [p[1] for p in pts])
+        brute = [i for i, p in enumerate(pts)
+                 if not any(dominates(q, p) for q in pts) and p not in pts[:i]]  # first of equal points
+        assert keep == brute
+
+
+def test_carried_tie_break_prefers_new():
+    from nasbook.methods.nse.rounds import CARRIED_TIE_BREAK
+
+    costs, top1 = [5.0, 5.0], [0.7, 0.7 - CARRIED_TIE_BREAK]  # a new candidate equal to a carried one
+    assert pareto_front(costs, top1) == [0]
+
+
+@pytest.mark.parametrize("K", [2, 3])
+def test_subset_never_exceeds_K_over_a_real_search_state(K):
+    s = init_state(range(9), 5, K, seed=0)
+    assert all(len(x) <= K for x in s.subsets)
