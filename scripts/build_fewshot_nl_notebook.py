@@ -47,6 +47,10 @@ BENCH = os.environ.get("NASBOOK_NB201") or next(
 table = load_nb201(BENCH)
 PRESET = "tiny" if SCALE == "tiny" else "paper"
 RANK_SAMPLE = 200 if SCALE == "tiny" else None   # cells to score; None = all 15,625
+if SCALE == "tiny":
+    # The tiny supernets (4-channel convs on 8x8 images) are too small to gain from a second thread, and on a
+    # busy machine two threads can wait on each other far longer than the work takes.
+    torch.set_num_threads(1)
 torch.manual_seed(0)
 print(table.name)"""),
     md("""## 1 · The NAS-Bench-201 cell and its four paths

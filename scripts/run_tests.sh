@@ -6,7 +6,11 @@ bin="$1"; shift || true
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export NASBOOK_NB201="${NASBOOK_NB201:-$(cd .. && pwd)/shared/data/nasbench201}"
 export MPLBACKEND=Agg
-"$bin/python" -m pytest -q -p no:cacheprovider --durations=15 "$@"
+# Two workers on two cores, one thread each: many small tests parallelise better than torch's
+# intra-op threads, and oversubscribed OpenMP threads spin (setup-notes.md).
+export OMP_NUM_THREADS=1
+"$bin/python" -m pytest -q -p no:cacheprovider -n 2 --durations=20 \
+  --nbmake --nbmake-timeout=300 tests notebooks "$@"
 rc=$?
 if [ $rc -eq 5 ]; then echo "run_tests: pytest collected no tests: failing" >&2; exit 1; fi
 exit $rc

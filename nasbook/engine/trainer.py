@@ -231,6 +231,14 @@ class Trainer:
         self.ctx = StepContext(self)
 
     # -- helpers -------------------------------------------------------------------------
+    def rewrap(self) -> None:
+        """Re-create the DDP wrapper after the task changed its model's parameters (e.g. a
+        pruning method that removes or shrinks modules between epochs); no-op when not DDP."""
+        if self.distributed:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.wrapped = nn.parallel.DistributedDataParallel(
+                self.task.model, device_ids=ids, find_unused_parameters=self.cfg.find_unused_parameters)
+
     def eval_model(self) -> nn.Module:
         return self.ema.module if self.ema is not None else self.task.model
 

@@ -51,10 +51,24 @@ def commit(model: MgasSupernet, cells) -> list[tuple[int, int, int]]:
                         conv.weight_mask = conv.weight_mask & pending
                         conv.pending_mask = None
         if cell.pending_op_gates is not None:
+            _broadcast(cell.pending_op_gates)
             off = cell.op_mask & ~cell.pending_op_gates
             candidates += [(i, e, o) for e, o in cell.active() if bool(off[e, o])]
             cell.pending_op_gates = None
+    for i in cells:   # under DDP every rank takes rank 0's masks (Sec. 7 item 15)
+        for name, buf in model.cells[i].named_buffers():
+            if buf.dtype == torch.bool:
+                _broadcast(buf)
     return candidates
+
+
+def _broadcast(t: torch.Tensor) -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        x = t.to(torch.uint8)
+        dist.broadcast(x, 0)
+        t.copy_(x.bool())
 
 
 def remove_op(model: MgasSupernet, i: int, e: int, o: int) -> None:

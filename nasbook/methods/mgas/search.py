@@ -209,6 +209,7 @@ class MgasSearch(SearchMethod):
         self.ps = PhaseState()
         self.rounds: list[dict] = []
         self.events: list[dict] = []
+        self.path: list[dict] = []     # the derived network after every final-phase round
         self._opts: dict = {}
         self.begin_phase(0)
 
@@ -286,7 +287,11 @@ class MgasSearch(SearchMethod):
 
     def _rebuild_optimizers(self) -> None:
         """After ops were removed or regrown: same hyper-parameters over the current
-        parameters, momentum kept for those that stayed (same tensors; compaction sliced it)."""
+        parameters, momentum kept for those that stayed (same tensors; compaction sliced it);
+        under DDP the wrapper is rebuilt too (Sec. 7 item 15)."""
+        trainer = getattr(self, "_trainer", None)
+        if trainer is not None:
+            trainer.rewrap()
         old = dict(self._opts)
         self.optimizers()
         for name, opt in self._opts.items():
@@ -329,6 +334,7 @@ class MgasSearch(SearchMethod):
 
     # -- epoch end: rounds and transitions ----------------------------------------------
     def on_epoch_end(self, epoch, ctx):
+        self._trainer = ctx.trainer
         info = {"phase": self.phase.name, "stage": self.stage}
         cfg = self.cfg
         if self.ps.refresh:                                   # the momentum-refresh epoch just ran
@@ -377,6 +383,8 @@ class MgasSearch(SearchMethod):
             compact(model, model.layers - 1, harmonise=cfg.compaction_harmonise, floor=cfg.compaction_floor,
                     optimizers=self._opts.values())
             rec.size_after_compaction = measure()
+            # every round's network is a point of the size-accuracy path (the code checkpoints each round)
+            self.path.append({"epoch": epoch, "size": rec.size_after_compaction, "arch": self.derive().to_dict()})
             # the code checks after the removals and again after the compaction (Sec. 1.7)
             rec.finished = rec.size_after_removal < self.target or rec.size_after_compaction < self.target
             if rec.finished:
@@ -470,6 +478,8 @@ class MgasSearch(SearchMethod):
             t = Trainer(self, trainer.loaders, self._engine_config(trainer), self._phase_dir(root, k), trainer.hooks)
             hist = t.fit(resume=resuming and k == start)
             history += [dict(h, phase=self.plan[k].name) for h in hist]
+            if not self.ps.done:      # the engine was stopped (stop_after_steps or a hook): resume later
+                break
             self._save_root(root, history)
         return history
 
@@ -493,6 +503,7 @@ class MgasSearch(SearchMethod):
             for h in history:
                 f.write(json.dumps(h) + "\n")
         (root / "rounds.json").write_text(json.dumps({"rounds": self.rounds, "events": self.events}, indent=1))
+        (root / "path.json").write_text(json.dumps(self.path))
         g = self.derive()
         if g.weight_masks is not None:
             g.weight_masks.save_npz(root / "masks.npz")
@@ -500,13 +511,13 @@ class MgasSearch(SearchMethod):
     # -- state ----------------------------------------------------------------------------
     def state_dict(self) -> dict:
         return {"phase": asdict(self.ps), "controller": self.controller.state_dict(), "rounds": self.rounds,
-                "events": self.events}
+                "events": self.events, "path": self.path}
 
     def load_state_dict(self, st: dict) -> None:
         self.ps = PhaseState(**st["phase"])
         self.model.default_stage = self.stage
         self.controller.load_state_dict(st["controller"])
-        self.rounds, self.events = list(st["rounds"]), list(st["events"])
+        self.rounds, self.events, self.path = list(st["rounds"]), list(st["events"]), list(st["path"])
 
     # -- results --------------------------------------------------------------------------
     def derive(self) -> MGASGenotype:
