@@ -25,6 +25,8 @@ from pathlib import Path
 EXTRA_COMMANDS: list[str] = [
     "nasbook.methods.fewshot_nl.rank:register",
     "nasbook.methods.nse.latency:register",
+    "nasbook.retrain:register",
+    "nasbook.export:register",
 ]
 
 
@@ -198,23 +200,13 @@ def cmd_info(args, extra):
 
 
 def cmd_zoo(args, extra):
-    from . import zoo
+    from .zoo_listing import rows, table
 
-    rows = []
-    for name in zoo.names():
-        e = zoo.get(name)
-        row = {"name": name, "space": e.space, "paper": e.meta.get("paper"), "dataset": e.meta.get("dataset"),
-               "reported": e.meta.get("reported", {}), "recipe": e.meta.get("recipe")}
-        if args.count:
-            i = arch_info(name)
-            row.update(params=i["params"], macs=i["macs"])
-        rows.append(row)
+    rs = rows(counted=not args.no_count)
     if args.json:
-        print(json.dumps({"architectures": rows}))
+        print(json.dumps({"architectures": rs}))
         return 0
-    print(f"{'name':22s} {'space':8s} {'dataset':9s} paper")
-    for r in rows:
-        print(f"{r['name']:22s} {r['space']:8s} {r['dataset'] or '':9s} {r['paper']}")
+    print(table(rs))
     return 0
 
 
@@ -287,7 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     z = sub.add_parser("zoo", help="list published architectures")
     z.add_argument("--json", action="store_true", help="print one JSON object")
-    z.add_argument("--count", action="store_true", help="also build and count each (slower)")
+    z.add_argument("--count", action="store_true", help="(default) build and count each, on the meta device")
+    z.add_argument("--no-count", action="store_true", help="metadata only")
     z.set_defaults(func=cmd_zoo)
 
     sp = sub.add_parser("space", help="size of a search space")

@@ -84,6 +84,43 @@ for ax, pos in zip(axes[1:], ("first", "last")):
     plot_supernet_strip(["engine" if i in eng else "transit" for i in range(layers)], red, ax,
                         f"EnTranNAS, engine_position={pos!r}: Engine-cells {eng} (red), Transit-cells (green)")
 plt.tight_layout(); plt.show()"""),
+    md("""**Placement, measured.** One training forward of an 8-cell super-net (C = 8, 16×16 inputs, batch 8): the bytes
+autograd saves for backward (activation memory, `nasbook.measure.saved_tensor_bytes`) and the op evaluations, for any
+set of Engine-cells. Each cell type needs at least one; the selector below re-measures in a live kernel."""),
+    code("""from nasbook.measure import saved_tensor_bytes
+xb, yb = torch.randn(8, 3, 16, 16), torch.randint(10, (8,))
+
+def placement(engine_cells=(0, 2)):
+    torch.manual_seed(0)
+    try:
+        net = EnTranNASSupernet(8, 10, layers, engine_cells=list(engine_cells))
+    except ValueError as e:
+        print(e); return None
+    mib = saved_tensor_bytes(lambda: torch.nn.functional.cross_entropy(net(xb), yb)) / 2**20
+    return mib, net.last_op_evals
+
+arms = {"first " + str(engine_cells_at(layers, "first")): engine_cells_at(layers, "first"),
+        "last " + str(engine_cells_at(layers, "last")): engine_cells_at(layers, "last"), "all (≈ DARTS + sharing)": range(layers)}
+measured = {name: placement(cells) for name, cells in arms.items()}
+fig, axes = plt.subplots(1, 2, figsize=(9, 2.6))
+for ax, i, unit in zip(axes, (0, 1), ("saved MiB", "op evaluations / forward")):
+    ax.barh(list(measured), [m[i] for m in measured.values()], color=["#d62728", "#ff9896", "#9e9e9e"]); ax.set_xlabel(unit)
+axes[0].set_title("Engine-cell placement (ablation A2, ours)", fontsize=10, loc="left"); plt.tight_layout(); plt.show()"""),
+    code("""try:
+    import ipywidgets as W
+    pick = W.SelectMultiple(options=list(range(layers)), value=tuple(engine_cells_at(layers, "first")), rows=layers,
+                            description="Engine-cells")
+    shown = W.Output()
+    def remeasure(_):
+        with shown:
+            shown.clear_output(wait=True)
+            r = placement(pick.value)
+            if r:
+                print(f"Engine-cells {list(pick.value)}: {r[0]:.1f} MiB saved for backward, {r[1]} op evaluations")
+    pick.observe(remeasure, names="value")
+    display(W.HBox([pick, shown]))
+except ImportError:
+    print("ipywidgets is not installed: call placement([cells]) directly")"""),
     md("""## 3 · Feature sharing
 
 In DARTS each *edge* owns its ops: 14 edges × K ops per cell. EnTranNAS shares: the output of op *k* on node *i* is

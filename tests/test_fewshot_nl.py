@@ -32,6 +32,16 @@ QUICK = {"epochs": 2, "max_steps_per_epoch": 3, "progress": False, "log_every": 
          "eval_batch_size": 64}
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """These nets are tiny (4-16 channels, 8x8 images): a second thread cannot speed them up, and on a
+    busy machine two threads waiting on each other made this file 5x slower. Restored afterwards."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 # -- the split ---------------------------------------------------------------------------------
 def test_every_cell_falls_in_exactly_one_subspace():
     for groups, sizes in [(3, [9105, 5520, 1000]), (4, [1983, 7122, 5520, 1000]), (1, [15625]),

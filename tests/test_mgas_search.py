@@ -120,9 +120,19 @@ def test_masks_never_grow_except_regrowth_and_harmonisation(staged_run):
 
 
 # -- check 11 ---------------------------------------------------------------------------
+SINGLE = {**FAST, "stages": 1, "target_params": "85%"}
+_runs = {}
+
+
+def single_stage(size_fn):
+    if size_fn not in _runs:
+        _runs[size_fn] = search("mgas", "tiny", None, {**SINGLE, "size_fn": size_fn}, draw=False)
+    return _runs[size_fn]
+
+
 @pytest.mark.parametrize("size_fn", ["official_proxy", "nonzero_params"])
 def test_target_stop_lands_within_one_decrement(size_fn):
-    res = search("mgas", "tiny", None, {**FAST, "stages": 1, "target_params": "85%", "size_fn": size_fn})
+    res = single_stage(size_fn)
     task = res.method
     last = task.rounds[-1]
     T = task.target
@@ -152,3 +162,13 @@ def test_final_round_order_of_events_with_readded_filters(tmp_path):
     assert exported == after == proxy(task.model)
     assert exported == before + (after - before)
     assert (tmp_path / "run" / "arch.json").exists() and (tmp_path / "run" / "masks.npz").exists()
+
+
+def test_resume_ends_where_an_uninterrupted_run_ends(tmp_path):
+    full = single_stage("official_proxy")
+    part = search("mgas", "tiny", tmp_path, {**SINGLE, "size_fn": "official_proxy", "stop_after_steps": 7}, draw=False)
+    assert not part.method.ps.done
+    res = search("mgas", "tiny", tmp_path, {"stop_after_steps": None}, resume=True, draw=False)
+    assert res.arch == full.arch
+    a, b = full.method.model.state_dict(), res.method.model.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -13,7 +13,7 @@ from nasbook.methods.mgas.reevaluation import regrow, regrow_count, regrowth_dis
 from nasbook.methods.mgas.rounds import commit, remove_op
 from nasbook.methods.mgas.size import maskable_conv_weights, proxy
 from nasbook.methods.mgas.stages import FINAL
-from nasbook.methods.mgas.supernet import EDGES, NODE_EDGES, MgasSupernet
+from nasbook.methods.mgas.supernet import MgasSupernet
 from nasbook.methods.mgas.units import PassState
 from nasbook.spaces import load_arch
 from nasbook.spaces.mgas import CONV_GEOMETRY, PRIMITIVES, MGASNetwork, MGASWeightMasks, count_params_analytic
@@ -163,7 +163,7 @@ def test_regrowth_brings_back_a_pruned_op():
     plan = regrow(m, range(2), 1, opt, uniforms=u)
     assert plan.regrown == [(0, e, t)]
     op = cell.ops[e][t]
-    assert cell.op_mask[e, t] and float(cell.op_logits[e, t]) == pytest.approx(logit, abs=1e-4)
+    assert cell.op_mask[e, t] and cell.op_logits[e, t].item() == pytest.approx(logit, abs=1e-4)
     assert isinstance(op, GatedConvOp) and op.c_in == op.c_out == op.c_mid == 2
     assert all(bool(g.mask.all()) and not g.logits.any() for g in op.gates)
     assert all(bool(c.weight_mask.all()) for c in op.convs())

@@ -3,8 +3,6 @@
 Checks 1, 2, 3, 5, 6 and 16 of Sec. 9, and the bad-target errors. All on the ``tiny``
 super-net (L = 3, C = 4, 7 ops) with ``torch.manual_seed(0)`` (conftest).
 """
-import math
-
 import pytest
 import torch
 
@@ -16,7 +14,7 @@ from nasbook.methods.mgas.rounds import commit, remove_op
 from nasbook.methods.mgas.search import MgasConfig
 from nasbook.methods.mgas.size import nonzero_params, op_nonzero, op_proxy, proxy
 from nasbook.methods.mgas.stages import FINAL, expected_peak_ratio, stage_activation_sums
-from nasbook.methods.mgas.supernet import EDGES, NODE_EDGES, MgasSupernet
+from nasbook.methods.mgas.supernet import NODE_EDGES, MgasSupernet
 from nasbook.methods.mgas.units import BinaryStep, PassState, discretize
 from nasbook.spaces.mgas import PRIMITIVES
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from nasbook.cli import main
 from nasbook.data.nasbench201 import BenchmarkNotFound, load_nb201
@@ -17,6 +18,16 @@ from nasbook.spaces.nb201 import EDGES, OPS, NB201Cell, all_cells, build_network
 
 BENCH = os.environ["NASBOOK_NB201"]  # set by conftest.py to ../shared/data/nasbench201
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """These nets are tiny (4-16 channels, 8x8 images): a second thread cannot speed them up, and on a
+    busy machine two threads waiting on each other made this file 5x slower. Restored afterwards."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")
@@ -146,8 +157,6 @@ def test_benchmark_network_params_and_macs_from_first_principles():
         assert count_params(build_network(cell, "cifar10")) == _first_principles(cell)[0]
     assert count_params(build_network(NB201Cell(("none",) * 6), "cifar10")) == 73_306  # the benchmark's smallest
     small = build_network(NB201Cell.parse(BEST), "imagenet16-120", C=4, N=1)
-    import torch
-
     assert small(torch.randn(2, 3, 16, 16)).shape == (2, 120)
 
 

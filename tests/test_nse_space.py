@@ -4,7 +4,6 @@ import json
 
 import pytest
 import torch
-from torch import nn
 
 from nasbook import zoo
 from nasbook.measure import count_macs

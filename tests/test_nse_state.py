@@ -117,3 +117,18 @@ def test_carried_tie_break_prefers_new():
 def test_subset_never_exceeds_K_over_a_real_search_state(K):
     s = init_state(range(9), 5, K, seed=0)
     assert all(len(x) <= K for x in s.subsets)
+
+
+def test_presets_follow_the_authors_configs():
+    from nasbook.config import preset_values
+    from nasbook.methods.nse.method import total_rounds
+    from nasbook.search import make_config
+
+    rounds = {p: total_rounds(make_config("nse", p)) for p in ("paper-flops", "paper-g72", "paper-latency", "tiny")}
+    # NSE-27 (6) + G-72 capped at 3; G-72 alone 3; MB-19 with K = 6: 3; tiny capped at 3 (2-3 rounds)
+    assert rounds == {"paper-flops": 9, "paper-g72": 3, "paper-latency": 3, "tiny": 3}
+    flops, lat = preset_values("nse", "paper-flops"), preset_values("nse", "paper-latency")
+    assert (flops["K"], flops["tau"], flops["target"], flops["penalty_lambda"], flops["seed"]) == (5, -2.0, 300.0, 1e-5, 233)
+    assert (lat["K"], lat["target"], lat["penalty_lambda"], lat["window"], lat["lower_band"]) == (6, 66.0, 2e-4, [0.0, 12.0], 2.0)
+    assert (flops["lr"], flops["warmup_lr"], flops["arch_lr"], flops["arch_betas"], flops["arch_every"]) == (0.4, 0.1, 0.005, [0.0, 0.999], 2)
+    assert preset_values("nse", "paper") == flops

@@ -101,6 +101,12 @@ class StepContext:
             return torch.autocast("cuda", dtype=torch.bfloat16 if t.cfg.amp_dtype == "bf16" else torch.float16)
         return contextlib.nullcontext()
 
+    def no_sync(self):
+        """Skip DDP's gradient all-reduce for this backward (all but the last micro-batch of
+        gradient accumulation); a no-op outside DDP."""
+        w = self.trainer.wrapped
+        return w.no_sync() if isinstance(w, nn.parallel.DistributedDataParallel) else contextlib.nullcontext()
+
     def backward(self, loss: torch.Tensor) -> None:
         s = self.trainer.scaler
         (s.scale(loss) if s is not None else loss).backward()

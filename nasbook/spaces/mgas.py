@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
 import zlib
 from dataclasses import dataclass

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ...ops.cell_ops import FactorizedReduce, Identity
+from ...ops.cell_ops import FactorizedReduce
 from ...spaces.mgas import CONV_GEOMETRY, conv_body, is_sep, make_op
 from .units import FilterGate, PassState, weight_gate
 
@@ -110,4 +110,4 @@ def run_op(op: nn.Module, x, tau_f, tau_w, state: PassState):
     return op(x)
 
 
-__all__ = ["GatedConvOp", "ScaledFactorizedReduce", "Removed", "Identity", "make_search_op", "run_op"]
+__all__ = ["GatedConvOp", "ScaledFactorizedReduce", "Removed", "make_search_op", "run_op"]

@@ -27,7 +27,7 @@ import torch
 
 from ...spaces.mgas import PRIMITIVES, is_conv, is_sep
 from .gated_ops import GatedConvOp
-from .supernet import EDGES, NODE_EDGES, SearchCell
+from .supernet import NODE_EDGES, SearchCell
 
 #: op columns that are sep/dil convs (the ops with filter and weight thresholds)
 CONV_COLUMNS = torch.tensor([is_conv(n) for n in PRIMITIVES])
@@ -171,4 +171,4 @@ class LambdaController:
         self.lam, self.dlam, self.lam_max = float(st["lam"]), float(st["dlam"]), float(st["lam_max"])
 
 
-__all__ = ["op_regulariser", "threshold_regulariser", "soft_sizes", "LambdaController", "EDGES"]
+__all__ = ["op_regulariser", "threshold_regulariser", "regularisers", "soft_sizes", "LambdaController"]

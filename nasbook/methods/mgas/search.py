@@ -20,9 +20,8 @@ restored from the state dict) and in :meth:`MgasSearch.state_dict`.
 from __future__ import annotations
 
 import json
-import math
 import warnings
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch

@@ -24,9 +24,9 @@ import torch
 from torch import nn
 
 from ...ops.cell_ops import FactorizedReduce, ReLUConvBN
-from ...spaces.mgas import PRIMITIVES, STEPS, imagenet_stems, is_conv, is_strided
+from ...spaces.mgas import PRIMITIVES, STEPS, imagenet_stems, is_strided
 from ..darts import CellSupernet, num_edges
-from .gated_ops import GatedConvOp, Removed, ScaledFactorizedReduce, make_search_op, run_op
+from .gated_ops import GatedConvOp, Removed, make_search_op, run_op
 from .stages import FINAL, stage_cells, stage_end, stage_ends
 from .units import FilterGate, PassState, live_op_gates
 
@@ -256,4 +256,4 @@ def is_gated_conv(op: nn.Module) -> bool:
 
 
 __all__ = ["SearchCell", "MgasSupernet", "SupernetOutput", "EDGES", "NODE_EDGES", "GapHead", "CifarStageHead",
-           "Removed", "ScaledFactorizedReduce", "is_conv", "is_gated_conv"]
+           "is_gated_conv"]

@@ -55,6 +55,7 @@ class NSEConfig(SearchConfig):
     num_lower: int = 100                   # M_x
     sample_tries: int = 200                # ours: stop drawing after tries * M draws
     bn_recal_batches: int = 50
+    eval_batch_size: int | None = None     # held-out scoring batch (None: batch_size; ours, tiny only)
     bn_recal_mode: str = "cumulative"      # cumulative (ours, Sec. 10 #8) | momentum (the code's)
     heldout_per_class: int | None = None   # ours: random held-out images per class (ImageNet); None: train_portion split
     budget: float | None = None            # final pick: best top-1 with cost <= budget (None: window top; ours)

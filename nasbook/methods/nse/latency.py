@@ -79,7 +79,8 @@ def space_keys(cfg, info) -> list[str]:
     specs = layer_specs(cfg.plan, cfg.counts, tuple(cfg.widths or PLANS[cfg.plan][1]))
     model = CostModel(pool, specs, info.resolution, info.in_channels, cfg.stem_stride, cfg.head_width,
                       info.num_classes, "flops")
-    keys = model.table_keys([range(len(pool))] * len(specs))
+    ids = list(cfg.pool_ops) if cfg.pool_ops and len(cfg.pools) == 1 else range(len(pool))
+    keys = model.table_keys([ids] * len(specs))
     keys.add(f"linear:{cfg.head_width}:{info.num_classes}")
     return sorted(keys)
 

@@ -20,10 +20,10 @@ import dataclasses
 import json
 import math
 import os
+import statistics
 from pathlib import Path
 
 import numpy as np
-import statistics
 import torch
 from torch import nn
 
@@ -32,23 +32,33 @@ from ...engine import distributed as D
 from ...engine.checkpoint import load as load_checkpoint
 from ...engine.seed import seed_everything
 from ...spaces.nse import NSEArch
-from ...spaces.nse_plans import PLANS, counts_of, layer_specs
+from ...spaces.nse_plans import PLANS, layer_specs
 from ...spaces.nse_pools import get_pool
 from ..base import SearchMethod
 from .config import NSEConfig
 from .cost import CostModel, load_table
 from .data import nse_loaders
-from .distribution import sample_set, uniform_set
+from .distribution import is_deterministic, sample_two, uniform_set
 from .rounds import end_of_round
 from .state import RoundState, continue_with_pool, init_state, num_rounds, prune
 from .supernet import LayerPair, NSESupernet
-from .distribution import is_deterministic, sample_two
 
 STATE_FILE = "nse_state.json"
 
 
 def _mix(*xs: int) -> int:
     return int(np.random.SeedSequence([int(x) % 2**32 for x in xs]).generate_state(1)[0])
+
+
+def stage_rounds(cfg: NSEConfig, stage: int) -> int:
+    """Rounds of ``stage``: floor((N - 1) / (K - 1)) over the stage's pool, capped by max_rounds."""
+    n = len(cfg.pool_ops) if (stage == 0 and cfg.pool_ops) else len(get_pool(cfg.pools[stage]))
+    r = num_rounds(n, cfg.K)
+    return min(r, cfg.max_rounds[stage]) if cfg.max_rounds else r
+
+
+def total_rounds(cfg: NSEConfig) -> int:
+    return sum(stage_rounds(cfg, s) for s in range(len(cfg.pools)))
 
 
 class NSESearch(SearchMethod):
@@ -91,14 +101,10 @@ class NSESearch(SearchMethod):
         return list(range(len(get_pool(cfg.pools[stage - 1])), len(get_pool(cfg.pools[stage]))))
 
     def stage_rounds(self, stage: int) -> int:
-        """Rounds of ``stage``: floor((N - 1) / (K - 1)) over the stage's pool, capped."""
-        cfg = self.cfg
-        n = len(cfg.pool_ops) if (stage == 0 and cfg.pool_ops) else len(get_pool(cfg.pools[stage]))
-        r = num_rounds(n, cfg.K)
-        return min(r, cfg.max_rounds[stage]) if cfg.max_rounds else r
+        return stage_rounds(self.cfg, stage)
 
     def total_rounds(self) -> int:
-        return sum(self.stage_rounds(s) for s in range(len(self.cfg.pools)))
+        return total_rounds(self.cfg)
 
     def initial_state(self) -> RoundState:
         retained = None

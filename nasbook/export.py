@@ -1,0 +1,79 @@
+"""``nasbook export``: a trained network as a deployable TorchScript or ONNX file.
+
+The network is rebuilt from its architecture value exactly as :func:`nasbook.retrain.retrain`
+built it (the recipe saved in the run's ``config.yaml`` next to the checkpoint, when there is
+one), its weights loaded, and traced in eval mode (no auxiliary head, no drop-path).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import yaml
+from torch import nn
+
+
+def load_trained(arch, weights: str | Path | None = None, recipe: str | None = None,
+                 overrides: dict | None = None) -> tuple[nn.Module, tuple]:
+    """(eval-mode network, input shape (C, H, W)) of ``arch`` with ``weights`` (an engine
+    checkpoint or a plain state dict)."""
+    from .data import dataset_info
+    from .retrain import RetrainConfig, build_net, load_recipe
+    from .config import make_config
+    from .spaces import load_arch
+
+    arch = load_arch(arch) if isinstance(arch, (str, Path, dict)) else arch
+    saved = Path(weights).parent / "config.yaml" if weights else None
+    if recipe is not None:
+        cfg = load_recipe(recipe, overrides)
+    elif saved is not None and saved.exists() and "recipe" in (y := yaml.safe_load(saved.read_text())):
+        cfg = make_config(RetrainConfig, {**y["config"], **(overrides or {})})
+    else:
+        cfg = make_config(RetrainConfig, dict(overrides or {}))
+    net, _ = build_net(arch, cfg)
+    if weights:
+        st = torch.load(weights, map_location="cpu", weights_only=False)
+        net.load_state_dict(st["model"] if isinstance(st, dict) and "model" in st else st)
+    info = dataset_info(cfg.dataset, cfg.resolution)
+    return net.eval(), (info.in_channels, info.resolution, info.resolution)
+
+
+def export(net: nn.Module, input_shape: tuple, path: str | Path, fmt: str = "torchscript") -> Path:
+    """Write ``net`` (eval mode) as ``torchscript`` (traced) or ``onnx`` (opset 17, dynamic batch)."""
+    path = Path(path)
+    net = net.eval()
+    x = torch.randn(2, *input_shape)
+    if fmt == "torchscript":
+        with torch.no_grad():
+            torch.jit.trace(net, x).save(str(path))
+    elif fmt == "onnx":
+        torch.onnx.export(net, (x,), str(path), input_names=["input"], output_names=["logits"], opset_version=17,
+                          dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
+    else:
+        raise ValueError(f"format must be torchscript or onnx, got {fmt!r}")
+    return path
+
+
+def cmd_export(args, extra):
+    from .config import parse_overrides
+
+    overrides = parse_overrides(args.set)
+    if args.dataset:
+        overrides["dataset"] = args.dataset
+    net, shape = load_trained(args.arch, args.weights, args.recipe, overrides)
+    suffix = ".pt" if args.format == "torchscript" else ".onnx"
+    out = args.out or (Path(args.arch).stem if Path(args.arch).suffix else str(args.arch)) + suffix
+    print(export(net, shape, out, args.format))
+    return 0
+
+
+def register(sub) -> None:
+    e = sub.add_parser("export", help="write a trained network as TorchScript or ONNX")
+    e.add_argument("arch", help="JSON file, run folder or zoo name")
+    e.add_argument("--weights", help="checkpoint.pt of a retraining run, or a state dict")
+    e.add_argument("--format", default="torchscript", choices=("torchscript", "onnx"))
+    e.add_argument("--recipe", help="build as this recipe does (default: the run's config.yaml)")
+    e.add_argument("--dataset", help="classes/channels/resolution of this dataset")
+    e.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key")
+    e.add_argument("--out", help="output file")
+    e.set_defaults(func=cmd_export)
