@@ -218,9 +218,13 @@ def recipe_values(name: str) -> dict:
     values = C.preset_values(r["file"][:-5], r["preset"],
                              resources.files(C.PRESET_DIR).joinpath(r["file"]))
     if tiny:
-        for k, v in C.preset_values("retrain", TINY, resources.files(C.PRESET_DIR).joinpath(RECIPE_FILE)).items():
+        sizes = C.preset_values("retrain", TINY, resources.files(C.PRESET_DIR).joinpath(RECIPE_FILE))
+        stem_res = sizes.pop("imagenet_stem_resolution")
+        for k, v in sizes.items():
             if k not in _TINY_IF_SET or values.get(k):
                 values[k] = v
+        if values.get("stem") == "imagenet":  # 8x down-sampling stems + 2 reductions: aux head needs >= 5x5
+            values["resolution"] = stem_res
     return values
 
 
@@ -501,6 +505,14 @@ class RetrainResult:
     summary: dict
 
 
+def _count(arch, cfg: RetrainConfig, shape) -> dict:
+    """Params (auxiliary head excluded) and MACs, counted on the meta device (no compute)."""
+    from .measure import complexity
+
+    with torch.device("meta"):
+        return complexity(build_net(arch, cfg)[0], shape)
+
+
 def _print_epoch(event: str, info: dict) -> None:
     if event == "epoch" and D.is_main():
         acc = f" top-1 {100 * info['val_top1']:.2f}% top-5 {100 * info['val_top5']:.2f}%" if "val_top1" in info else ""
@@ -512,8 +524,7 @@ def retrain(arch, recipe: str, out: str | Path | None = None, overrides: dict | 
     """Train ``arch`` (anything :func:`nasbook.spaces.load_arch` accepts, or a value) with
     ``recipe``; see the module docstring."""
     from .engine import seed_everything
-    from .measure import complexity
-    from .spaces import arch_to_dict, get_space, load_arch, space_of
+    from .spaces import arch_to_dict, load_arch, space_of
 
     run_dir = Path(out) if out else None
     if resume:
@@ -547,7 +558,7 @@ def retrain(arch, recipe: str, out: str | Path | None = None, overrides: dict | 
     epochs = [h for h in history if h.get("event") == "epoch"]
     shape = (info.in_channels, info.resolution, info.resolution)
     summary = {"recipe": recipe, "space": space_of(arch), "arch": arch_to_dict(arch), "not_applied": not_applied,
-               **{k: v for k, v in complexity(net, shape).items()},
+               **_count(arch, cfg, shape),
                **({k: epochs[-1][k] for k in ("val_top1", "val_top5", "val_loss") if k in epochs[-1]} if epochs else {})}
     if run_dir is not None and D.is_main():
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

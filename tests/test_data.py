@@ -116,3 +116,14 @@ def test_augmentation_is_seeded_per_sample():
     b = ds[(2, 1234)][0]
     c = ds[(2, 4321)][0]
     assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_creating_an_iterator_leaves_the_global_rng_alone():
+    """Exact resume needs this: a resumed run creates its iterator at another moment."""
+    ds, _ = get_dataset("digits")
+    loader = make_loader(ds, 8, seed=0, indices=range(32))
+    loader.sampler.set_epoch(0)
+    torch.manual_seed(5)
+    before = torch.get_rng_state()
+    next(iter(loader))
+    assert torch.equal(before, torch.get_rng_state())

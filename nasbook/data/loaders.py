@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Iterator, Sequence
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, TensorDataset
 
 
 def _mix(*xs: int) -> int:
@@ -61,6 +61,8 @@ class SeededDataset(Dataset):
 
     def __getitem__(self, item):
         i, seed = item
+        if isinstance(self.base, TensorDataset):  # no augmentation: nothing to seed (saves ~ms/sample)
+            return self.base[i]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             return self.base[i]
@@ -100,5 +102,8 @@ def make_loader(dataset: Dataset, batch_size: int, seed: int, indices: Sequence[
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     idx = range(len(dataset)) if indices is None else indices
     sampler = EpochSampler(idx, seed, shuffle, rank, world, stream)
+    # A private generator: creating an iterator draws a base seed from it, not from torch's
+    # global RNG, so a run resumed mid-epoch sees the global RNG of the uninterrupted run.
+    gen = torch.Generator().manual_seed(_mix(seed, stream))
     return DataLoader(SeededDataset(dataset), batch_size=batch_size, sampler=sampler, num_workers=workers,
-                      drop_last=drop_last, pin_memory=pin_memory, persistent_workers=False)
+                      drop_last=drop_last, pin_memory=pin_memory, persistent_workers=False, generator=gen)
