@@ -53,20 +53,25 @@ def genotype_dot(genotype: Genotype):
             cell_dot(genotype.reduce, genotype.reduce_concat, "reduction cell"))
 
 
+def render(g, stem: str | Path, formats: Sequence[str] = ("svg", "png"), suffix: str = "") -> list[Path]:
+    """Write ``STEM{suffix}.FMT`` for each format from a graphviz graph; returns the paths.
+    Graphviz output is deterministic: the same graph gives the same bytes."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    out = []
+    for fmt in formats:
+        p = stem.parent / f"{stem.name}{suffix}.{fmt}"
+        p.write_bytes(g.pipe(format=fmt))
+        out.append(p)
+    return out
+
+
 def draw_genotype(genotype: Genotype, stem: str | Path, formats: Sequence[str] = ("svg", "png")) -> list[Path]:
     """Render ``STEM_normal.FMT`` and ``STEM_reduce.FMT`` for each format; returns the paths.
 
     SVG output is deterministic (same genotype, same bytes)."""
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    out = []
-    for kind, g in zip(("normal", "reduce"), genotype_dot(genotype)):
-        for fmt in formats:
-            data = g.pipe(format=fmt)
-            p = stem.parent / f"{stem.name}_{kind}.{fmt}"
-            p.write_bytes(data)
-            out.append(p)
-    return out
+    return [p for kind, g in zip(("normal", "reduce"), genotype_dot(genotype))
+            for p in render(g, stem, formats, f"_{kind}")]
 
 
 def genotype_to_networkx(genotype: Genotype, cell: str = "normal") -> nx.DiGraph:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Sequence
+from .cells import render
 
 #: Fill colour per depthwise kernel size (light = small receptive field).
 KERNEL_COLOURS = {1: "#f7fbff", 3: "#c6dbef", 5: "#6baed6", 7: "#2171b5", 9: "#08519c", 11: "#08306b"}
@@ -52,12 +53,4 @@ def mbconv_dot(arch, title: str | None = None):
 
 def draw_mbconv(arch, stem: str | Path, formats: Sequence[str] = ("svg", "png")) -> list[Path]:
     """Render ``STEM.FMT`` for each format; returns the paths. SVG output is deterministic."""
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    g = mbconv_dot(arch)
-    out = []
-    for fmt in formats:
-        p = stem.parent / f"{stem.name}.{fmt}"
-        p.write_bytes(g.pipe(format=fmt))
-        out.append(p)
-    return out
+    return render(mbconv_dot(arch), stem, formats)

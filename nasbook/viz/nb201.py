@@ -12,6 +12,7 @@ from typing import Sequence
 import networkx as nx
 
 from ..spaces.nb201 import EDGES, PATHS, NB201Cell
+from .cells import render
 
 OP_COLOURS = {"nor_conv_3x3": "#1f77b4", "nor_conv_1x1": "#17becf", "avg_pool_3x3": "#ff7f0e",
               "skip_connect": "#7f7f7f", "none": "#c7c7c7"}
@@ -49,15 +50,7 @@ def cell_dot(cell: NB201Cell, title: str | None = None, highlight: bool = True):
 
 def draw_cell(cell: NB201Cell, stem: str | Path, formats: Sequence[str] = ("svg", "png")) -> list[Path]:
     """Render ``STEM.FMT`` for each format; returns the paths."""
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    g = cell_dot(cell)
-    out = []
-    for fmt in formats:
-        p = stem.parent / f"{stem.name}.{fmt}"
-        p.write_bytes(g.pipe(format=fmt))
-        out.append(p)
-    return out
+    return render(cell_dot(cell), stem, formats)
 
 
 def cell_to_networkx(cell: NB201Cell) -> nx.DiGraph:

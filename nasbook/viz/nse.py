@@ -8,6 +8,7 @@ from typing import Sequence
 
 from ..spaces.nse import NSEArch
 from ..spaces.nse_pools import get_pool
+from .cells import render
 
 #: One colour per block type of the pools.
 BLOCK_COLOURS = {"LB": "#9ecae1", "NC": "#fdae6b", "DC": "#fd8d3c", "SP": "#a1d99b"}
@@ -48,15 +49,7 @@ def arch_dot(arch: NSEArch, title: str = ""):
 
 def draw_arch(arch: NSEArch, stem: str | Path, formats: Sequence[str] = ("svg", "png")) -> list[Path]:
     """Render ``STEM.FMT`` for each format; returns the paths."""
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    g = arch_dot(arch)
-    out = []
-    for fmt in formats:
-        p = stem.parent / f"{stem.name}.{fmt}"
-        p.write_bytes(g.pipe(format=fmt))
-        out.append(p)
-    return out
+    return render(arch_dot(arch), stem, formats)
 
 
 def read_records(run_dir: str | Path) -> list[dict]:
