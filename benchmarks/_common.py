@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 
@@ -43,3 +44,28 @@ def _fmt(v) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
     return "" if v is None else str(v)
+
+
+class BareStepContext:
+    """The part of the engine's StepContext that a task's ``training_step`` uses, without the
+    Trainer around it (no DDP, AMP or scaler), so that benchmarks time exactly one step. The
+    epoch is past every warm-up so that architecture steps run."""
+
+    epoch = 10**6
+
+    def __init__(self, model, device):
+        self.model, self.device = model, torch.device(device)
+
+    def to_device(self, b):
+        return b[0].to(self.device), b[1].to(self.device)
+
+    def autocast(self):
+        return contextlib.nullcontext()
+
+    def backward(self, loss):
+        loss.backward()
+
+    def optimizer_step(self, opt, clip=None, clip_norm=None):
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(list(clip), clip_norm or 5.0)
+        opt.step()

@@ -15,34 +15,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
-from _common import emit, parser  # noqa: E402
+from _common import BareStepContext, emit, parser  # noqa: E402
 from nasbook.data import dataset_info  # noqa: E402
 from nasbook.measure import count_params, peak_memory, time_step  # noqa: E402
 from nasbook.methods.darts import DartsSearch  # noqa: E402
 from nasbook.search import make_config  # noqa: E402
 
 
-class _Ctx:
-    """The slice of the engine's StepContext that DartsSearch.training_step uses."""
-
-    def __init__(self, model, device):
-        self.model, self.device = model, device
-
-    def to_device(self, b):
-        return b[0].to(self.device), b[1].to(self.device)
-
-    def autocast(self):
-        import contextlib
-
-        return contextlib.nullcontext()
-
-    def backward(self, loss):
-        loss.backward()
-
-    def optimizer_step(self, opt, clip=None, clip_norm=None):
-        if clip is not None:
-            torch.nn.utils.clip_grad_norm_(list(clip), 5.0)
-        opt.step()
 
 
 def measure(scale: str, order: str, batch: int, device: str, iters: int, warmup: int) -> dict:
@@ -56,7 +35,7 @@ def measure(scale: str, order: str, batch: int, device: str, iters: int, warmup:
     task = DartsSearch(cfg, info)
     task.model.to(device)
     task.optimizers()
-    ctx = _Ctx(task.model, torch.device(device))
+    ctx = BareStepContext(task.model, torch.device(device))
     shape = (batch, info.in_channels, info.resolution, info.resolution)
     batches = {"train": (torch.randn(shape), torch.randint(info.num_classes, (batch,))),
                "arch": (torch.randn(shape), torch.randint(info.num_classes, (batch,)))}

@@ -15,7 +15,6 @@ batch reduced to 8; --cifar uses the spec's batch 64 (entrannas.md Sec. 6).
 """
 from __future__ import annotations
 
-import contextlib
 import sys
 from pathlib import Path
 
@@ -23,35 +22,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
-from _common import emit, parser  # noqa: E402
+from _common import BareStepContext, emit, parser  # noqa: E402
 from nasbook.data import dataset_info  # noqa: E402
 from nasbook.measure import count_params, peak_memory, time_step  # noqa: E402
 from nasbook.methods import get_method  # noqa: E402
 from nasbook.search import make_config  # noqa: E402
 
 
-class _Ctx:
-    """The part of the engine's StepContext that the tasks' ``training_step`` use; the epoch is
-    past every warm-up so that the architecture step runs."""
-
-    epoch = 10**6
-
-    def __init__(self, model, device):
-        self.model, self.device = model, device
-
-    def to_device(self, b):
-        return b[0].to(self.device), b[1].to(self.device)
-
-    def autocast(self):
-        return contextlib.nullcontext()
-
-    def backward(self, loss):
-        loss.backward()
-
-    def optimizer_step(self, opt, clip=None, clip_norm=None):
-        if clip is not None:
-            torch.nn.utils.clip_grad_norm_(list(clip), clip_norm or 5.0)
-        opt.step()
 
 
 ARMS = {  # name -> (method, overrides)
@@ -69,7 +46,7 @@ def measure(arm: str, C: int, layers: int, batch: int, resolution: int, device: 
     task = get_method(method)(cfg, info)
     task.model.to(device)
     task.optimizers()
-    ctx = _Ctx(task.model, torch.device(device))
+    ctx = BareStepContext(task.model, torch.device(device))
     shape = (batch, info.in_channels, resolution, resolution)
     g = torch.Generator().manual_seed(1)
     batches = {"train": (torch.randn(shape, generator=g), torch.randint(info.num_classes, (batch,), generator=g)),
