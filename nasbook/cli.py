@@ -27,6 +27,7 @@ EXTRA_COMMANDS: list[str] = [
     "nasbook.methods.nse.latency:register",
     "nasbook.retrain:register",
     "nasbook.export:register",
+    "nasbook.course:register",
 ]
 
 

@@ -3,7 +3,8 @@
 #  - a virtual environment outside the clone, keyed by a hash of pyproject.toml, so that it
 #    survives between clean clones (CI) and is rebuilt when the dependencies change;
 #  - nasbook installed into it (editable, re-pointed when the clone moves);
-#  - Debian's graphviz for the `dot` binary (cell drawings).
+#  - Debian's graphviz for the `dot` binary (cell drawings) and Debian's chromium for the
+#    real-browser notebook test (driven by playwright; setup-notes.md: ~30 s to install).
 # Prints the venv's bin folder on its last line.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,13 +28,13 @@ if [ ! -f "$stamp" ] || ! "$venv/bin/python" -c "import nasbook, sys; sys.exit(0
   touch "$stamp"
 fi
 
-if ! command -v dot >/dev/null 2>&1; then
-  echo "setup: installing Debian's graphviz for the dot binary" >&2
-  if [ "$(id -u)" = 0 ]; then
-    (apt-get update -qq && apt-get install -y -qq graphviz) >&2
-  else
-    (sudo apt-get update -qq && sudo apt-get install -y -qq graphviz) >&2 || \
-      echo "setup: could not install graphviz; drawings will fail (apt-get install graphviz)" >&2
-  fi
-fi
+apt_install() {  # apt_install BINARY PACKAGE
+  command -v "$1" >/dev/null 2>&1 && return 0
+  echo "setup: installing Debian's $2 for the $1 binary" >&2
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  ($sudo apt-get update -qq && $sudo apt-get install -y -qq "$2") >&2 || \
+    echo "setup: could not install $2 (apt-get install $2); tests that need $1 will fail" >&2
+}
+apt_install dot graphviz
+apt_install chromium chromium
 echo "$venv/bin"
