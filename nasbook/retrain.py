@@ -72,7 +72,7 @@ class RetrainConfig:
     auxiliary_weight: float = 0.4
     drop_path_prob: float = 0.0
     drop_path_ramp: str = "linear"       # DARTS: p * epoch / epochs
-    drop_path: float | None = None       # NSE preset: depth-linear drop path (its net has none)
+    drop_path: float | None = None       # NSE preset: depth-linear drop path of the deepest layer
     drop_connect: float | None = None
     dropout: float | None = None
     bn_momentum: float | None = None
@@ -288,15 +288,17 @@ BUILD_KEYS = {
     "darts": ("C", "layers", "stem", "auxiliary"),
     "mgas": ("stem", "auxiliary"),
     "mbconv": ("dropout", "drop_connect", "bn_eps", "bn_momentum"),
-    "nse": ("dropout",),
+    "nse": ("dropout", "drop_path"),
 }
+#: recipe keys that set a field of the architecture value itself (recipe key -> arch field)
+ARCH_KEYS = {"nse": {"activation": "act", "se": "se"}}
 _NET_KEYS = ("C", "layers", "stem", "auxiliary", "dropout", "drop_connect", "bn_eps", "bn_momentum",
              "drop_path", "activation", "se", "stem_C")
 
 
 def build_net(arch, cfg: RetrainConfig) -> tuple[nn.Module, list[str]]:
     """The network of ``arch`` for ``cfg.dataset`` via its space's ``build``, and the recipe
-    keys it could not take (e.g. an NSE recipe's ``drop_path`` on a net without one)."""
+    keys it could not take (e.g. a DARTS recipe's ``dropout``)."""
     from .data import dataset_info
     from .spaces import get_space, space_of
 
@@ -304,6 +306,10 @@ def build_net(arch, cfg: RetrainConfig) -> tuple[nn.Module, list[str]]:
     info = dataset_info(cfg.dataset, cfg.resolution)
     takes = BUILD_KEYS.get(space, ())
     kw = {k: getattr(cfg, k) for k in takes if getattr(cfg, k) is not None}
+    to_arch = {f: getattr(cfg, k) for k, f in ARCH_KEYS.get(space, {}).items() if getattr(cfg, k) is not None}
+    if to_arch:
+        arch = dataclasses.replace(arch, **to_arch)
+    takes = takes + tuple(ARCH_KEYS.get(space, {}))
     if space in ("darts", "mgas"):
         kw.update(in_channels=info.in_channels, num_classes=info.num_classes)
         if cfg.dataset == "digits":

@@ -110,6 +110,33 @@ def test_multibranch_rule(kind):
             layer(x, [])
 
 
+def test_drop_path_drops_the_op_sum_of_normal_layers_only():
+    """The NSE recipe's drop-path (ours, Sec. 7.3): stochastic depth on a normal layer's op sum,
+    so a dropped sample leaves x / (|A| + 1); never on reduction layers; off in eval."""
+    torch.manual_seed(0)
+    make = lambda o: make_nse_op(MAC_27[o], 6, 6, 1)  # noqa: E731
+    layer = MultiBranchLayer("N", [0, 9], make, drop_path=0.5).train()
+    x = torch.randn(64, 6, 5, 5)
+    y = layer(x)
+    per_sample = [(torch.allclose(y[i], x[i] / 3), y[i]) for i in range(64)]
+    dropped = sum(d for d, _ in per_sample)
+    assert 10 < dropped < 54  # about half the samples lose their op sum
+    assert MultiBranchLayer("R", [0, 9], lambda o: make_nse_op(MAC_27[o], 6, 10, 2), drop_path=0.5).drop_path == 0
+    with pytest.raises(ValueError, match="drop_path"):
+        MultiBranchLayer("N", [0], make, drop_path=1.0)
+    # NSENet: rate linear in depth, 0 at the first layer; eval output equals the net without it
+    arch = zoo.get("nsenet").arch
+    net = get_space("nse").build(arch, "imagenet", drop_path=0.2)
+    n = len(net.layers)
+    assert [l.drop_path for l in net.layers] == [0.2 * i / n if s.kind == "N" else 0.0
+                                                 for i, s in enumerate(arch.layer_specs())]
+    plain = get_space("nse").build(arch, "imagenet")
+    plain.load_state_dict(net.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(net.eval()(x), plain.eval()(x))
+
+
 @pytest.mark.parametrize("op_id,se", [(1, False), (34, True), (57, False), (23, True), (26, False)])
 def test_analytic_macs_match_the_torch_counter(op_id, se):
     """Sec. 12 check 3: the formula of Sec. 5.4 equals a hook-based count of the same module."""

@@ -170,16 +170,19 @@ def init_weights(module: nn.Module) -> None:
 class NSENet(nn.Module):
     """The standalone network of one :class:`NSEArch`."""
 
-    def __init__(self, arch: NSEArch, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.0):
+    def __init__(self, arch: NSEArch, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.0,
+                 drop_path: float = 0.0):
         super().__init__()
         self.arch = arch
         pool = get_pool(arch.pool)
         widths = arch.stage_widths()
         self.stem = NSEStem(in_channels, widths[0], arch.stem_stride, arch.act)
         self.layers = nn.ModuleList()
-        for spec, ids in zip(arch.layer_specs(), arch.layers):
+        n = len(arch.layers)
+        for i, (spec, ids) in enumerate(zip(arch.layer_specs(), arch.layers)):
+            # drop-path rate linear in depth, 0 at the first layer (ours, nse.md Sec. 7.3 [O])
             self.layers.append(MultiBranchLayer(spec.kind, ids, lambda o, s=spec: make_nse_op(
-                pool[o], s.c_in, s.c_out, s.stride, arch.act, arch.se)))
+                pool[o], s.c_in, s.c_out, s.stride, arch.act, arch.se), drop_path=drop_path * i / n))
         self.head = NSEHead(widths[-1], num_classes, arch.head_width, arch.act, dropout)
         init_weights(self)
 
@@ -190,12 +193,14 @@ class NSENet(nn.Module):
         return self.head(x)
 
 
-def build_network(arch: NSEArch, dataset: str = "imagenet", dropout: float = 0.0, **_) -> NSENet:
-    """The standalone network for ``dataset`` (its classes and input channels)."""
+def build_network(arch: NSEArch, dataset: str = "imagenet", dropout: float = 0.0, drop_path: float = 0.0,
+                  **_) -> NSENet:
+    """The standalone network for ``dataset`` (its classes and input channels). Layer ``i`` of
+    ``n`` gets the stochastic-depth rate ``drop_path * i / n`` (ours, see :class:`MultiBranchLayer`)."""
     from ..data import dataset_info
 
     info = dataset_info(dataset)
-    return NSENet(arch, info.num_classes, info.in_channels, dropout)
+    return NSENet(arch, info.num_classes, info.in_channels, dropout, drop_path)
 
 
 def _input_shape(dataset: str):
