@@ -3,6 +3,8 @@ from pathlib import Path
 
 import nbformat as nbf
 
+from nasbook.course import exercise_cells
+
 md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
 
 cells = [
@@ -37,6 +39,7 @@ from nasbook.methods.entrannas import (EngineCell, EnTranNASSupernet, derive_dst
                                        reduction_cells, softmax_weights, transit_forward)
 from nasbook.ops.cell_ops import PRIMITIVES
 from nasbook.engine import Trainer, seed_everything
+from nasbook.exercises import check
 from nasbook.methods.entrannas import EnTranNASSearch
 from nasbook.search import make_config, search_loaders
 from nasbook.spaces.darts import Genotype, build_network
@@ -256,12 +259,57 @@ display(SVG(cell_dot(geno.normal, geno.normal_concat, "DST normal cell").pipe(fo
 display(SVG(cell_dot(geno.reduce, geno.reduce_concat, "DST reduction cell").pipe(format="svg").decode()))"""),
     md("""## Exercises
 
-1. Search with `derive: top2` (EnTranNAS) and compare the genotype with DST's: how many inputs per node?
-2. Set `engine_position: last`; run `python benchmarks/entrannas_vs_darts.py` with `--arms entrannas` before and
-   after: does the activation memory drop as §2 predicts?
-3. Set `beta_init` to −2 and +2 (t = 0.12 / 0.88) and `tau` to 0.5 / 2: which combination prunes soonest? (ablation
-   A4; a hypothesis to test, not a published result.)"""),
+Each exercise has a cell for your answer (replace the `...`), a reference solution (a cell tagged `solution`, left
+out of student copies) and a `check` cell that tests your answer on many cases and says what is wrong. More to try
+with the search of §5: `derive: top2` against `dst` (inputs per node), `engine_position: last` with
+`python benchmarks/entrannas_vs_darts.py --arms entrannas`, and `beta_init` ±2 with `tau` 0.5 / 2 (ablation A4: which
+prunes soonest? a hypothesis to test, not a published result)."""),
 ]
+
+cells += exercise_cells(
+    1, "entrannas.dst_pairs", "the pairs a DST node keeps",
+    """The DST rule of §4 for one node. `p_node` holds the node's softmax weights, one row per source node and one
+column per op (a `[sources, ops]` tensor), and `t` its threshold σ(β). Write `dst_pairs(p_node, t)` returning the set
+of `(source, op column)` pairs that survive, i.e. that the Transit-cells will run. The checker compares with
+`dst_weights` on random α and β.""",
+    """def dst_pairs(p_node, t):
+    ...""",
+    """def dst_pairs(p_node, t):
+    m = p_node.max()                                    # m_j: the largest weight over ALL pairs of the node
+    return {(i, k) for i, k in (p_node / m > t).nonzero().tolist()}""",
+    "dst_pairs")
+
+cells += exercise_cells(
+    2, "entrannas.cell_op_params", "parameters of a feature-sharing cell",
+    """§3 counted a whole super-net; now one cell. Write `cell_op_params(C, steps, reduction, primitives)`: the number of
+parameters in the candidate ops of one feature-sharing cell with `steps` intermediate nodes at C channels
+(preprocessing excluded). The candidates applied to one source node are exactly a DARTS search
+`MixedOp(C, stride, primitives)`, and in a reduction cell the ops reading the two cell inputs have stride 2. The
+checker counts real cells for both op sets, several sizes, normal and reduction.""",
+    """from nasbook.methods.darts import MixedOp
+
+def cell_op_params(C, steps, reduction, primitives):
+    ...""",
+    """from nasbook.methods.darts import MixedOp
+
+def cell_op_params(C, steps, reduction, primitives):
+    # one candidate set per source: the 2 inputs and every intermediate node except the last (it feeds nothing)
+    return sum(count_params(MixedOp(C, 2 if reduction and i < 2 else 1, primitives)) for i in range(steps + 1))""",
+    "cell_op_params")
+
+cells += exercise_cells(
+    3, "entrannas.op_evals", "op evaluations with feature sharing",
+    """How many op modules does one forward pass of a cell run? `pairs[j]` lists the derived `(source, op column)` pairs
+of intermediate node j (so `len(pairs)` is the number of nodes) and `K` is the number of candidate ops. An Engine-cell
+(`engine=True`) computes every shared feature y[i, k]; a Transit-cell computes only the derived pairs. Write
+`op_evals(pairs, K, engine)`. The checker runs real cells and reads their `last_op_evals`.""",
+    """def op_evals(pairs, K, engine):
+    ...""",
+    """def op_evals(pairs, K, engine):
+    if engine:
+        return (len(pairs) + 1) * K           # sources 0 .. steps, every op on each, each computed once
+    return len({pair for node in pairs for pair in node})   # a pair used by several nodes runs once""",
+    "op_evals")
 
 nb = nbf.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                                  "language": "python"}})

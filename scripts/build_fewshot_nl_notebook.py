@@ -3,6 +3,8 @@ from pathlib import Path
 
 import nbformat as nbf
 
+from nasbook.course import exercise_cells
+
 md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
 
 cells = [
@@ -34,6 +36,7 @@ import torch
 from IPython.display import SVG, display
 
 from nasbook.data.nasbench201 import load_nb201
+from nasbook.exercises import check
 from nasbook.measure import count_params, kendall_tau
 from nasbook.methods.fewshot_nl import NB201Subspaces, draw, expected_updates, nb201_supernet
 from nasbook.methods.fewshot_nl.rank import plot_ranking, rank_run
@@ -201,13 +204,60 @@ for ax, (name, run) in zip(axes, (("fewshot_nl", fs), ("spos", sp))):
 plt.tight_layout(); plt.show()"""),
     md("""## Exercises
 
-1. In the split panel, set `groups = 4` and `sampling = uniform`: how many of 100 updates reach the count-0 supernet?
-2. Search again with `{"sampling": "uniform"}` (few-shot supernets, SPOS sampling): does the count-3 supernet's loss lag?
-3. Try the development code's layer-wise variant: `search("fewshot_nl", "tiny", ..., {"sharing": "layerwise_cumulative"})`
-   (at tiny scale, with one cell per stage, no running count passes the thresholds; use `N=5`).
-4. Run `python benchmarks/fewshot_cost.py`: what do three width-5 supernets cost per step against one width-16
-   supernet, in time, memory and MACs? Which of the three ratios is closest to K / G²?"""),
+Each exercise has a cell for your answer (replace the `...`), a reference solution (a cell tagged `solution`, left
+out of student copies) and a `check` cell that tests your answer on many cases and says what is wrong. More to try:
+search with `{"sampling": "uniform"}` (does the count-3 supernet's loss lag?), the layer-wise variant
+`{"sharing": "layerwise_cumulative", "N": 5}`, and `python benchmarks/fewshot_cost.py` (which of time, memory and
+MACs comes closest to K / G²?)."""),
 ]
+
+cells += exercise_cells(
+    1, "fewshot_nl.count", "the nonlinearity count of a cell",
+    """Write `count_nonlinear(arch)`: the nonlinearity count (§1) of the cell written as the arch string `arch`, e.g.
+`"|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|"`. Node j's group lists the op from
+every earlier node i as `op~i`; the output is node 3. Work from the string (no `NB201Cell`). The checker tries all
+15,625 cells.""",
+    """def count_nonlinear(arch):
+    ...""",
+    """import re
+
+def count_nonlinear(arch):
+    ops = {}                                                   # (to, from) -> op
+    for to, group in enumerate(arch.split("+"), start=1):
+        for op, src in re.findall(r"([a-z0-9_x]+)~(\\d)", group):
+            ops[(to, int(src))] = op
+    paths = [[(3, 0)], [(1, 0), (3, 1)], [(2, 0), (3, 2)], [(1, 0), (2, 1), (3, 2)]]   # input -> output
+    live = [p for p in paths if all(ops[e] != "none" for e in p)]                     # `none` cuts a path
+    return max((sum(ops[e].startswith("nor_conv") for e in p) for p in live), default=0)""",
+    "count_nonlinear")
+
+cells += exercise_cells(
+    2, "fewshot_nl.spos_updates", "updates per supernet under uniform sampling",
+    """Under plain uniform sampling (SPOS) each step trains one subnet, drawn uniformly from the trainable cells, and
+it updates the supernet of its subspace. Write `spos_updates(groups, steps)`: the expected number of updates of each
+supernet after `steps` steps, for a partition of the counts such as `[[0, 1], [2], [3]]` (one number per group, in
+order). Which cells are never sampled (§2)? `all_cells()`, `cell.nonlinearity_count` and `cell.connected` are all
+you need. The checker compares with `expected_updates` for three partitions.""",
+    """def spos_updates(groups, steps):
+    ...""",
+    """def spos_updates(groups, steps):
+    counts = [c.nonlinearity_count for c in all_cells() if c.connected]   # the 341 disconnected cells are never drawn
+    sizes = [sum(c in group for c in counts) for group in groups]
+    return [steps * n / sum(sizes) for n in sizes]""",
+    "spos_updates")
+
+cells += exercise_cells(
+    3, "fewshot_nl.conv_cost", "the cost of K narrow supernets",
+    """§3 says that K supernets of width C // G cost, in their cell convolutions, K / G² ≈ 0.29 of one width-C supernet
+(K = G = 3, C = 16). But 3 / 3² is 0.33. Write `conv_cost_ratio(K, G, C)`: the exact ratio of the cell-convolution
+weights of K supernets of width C // G to those of one supernet of width C. The checker counts the parameters of
+real search cells.""",
+    """def conv_cost_ratio(K, G, C):
+    ...""",
+    """def conv_cost_ratio(K, G, C):
+    # a conv holds c · c · k · k weights: quadratic in the width, and widths are whole numbers (C // G)
+    return K * (C // G) ** 2 / C ** 2""",
+    "conv_cost_ratio")
 
 nb = nbf.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                                  "language": "python"}})

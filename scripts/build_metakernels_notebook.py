@@ -3,6 +3,8 @@ from pathlib import Path
 
 import nbformat as nbf
 
+from nasbook.course import exercise_cells
+
 md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
 
 cells = [
@@ -31,6 +33,7 @@ from IPython.display import SVG, display
 from nasbook import zoo
 from nasbook.data import get_dataset
 from nasbook.engine import Trainer, seed_everything
+from nasbook.exercises import check
 from nasbook.measure import count_params, saved_tensor_bytes
 from nasbook.methods.metakernels import ArchTracer, ChainSupernet, MetaKernelsSearch, architecture_loss, meta_kernel
 from nasbook.search import make_config, search_loaders
@@ -187,11 +190,68 @@ print(f"EfficientNet-B0 (a point of the paper space mk-b0): {count_params(build_
 display(SVG(get_space("mbconv").draw(arch, "runs/metakernels/arch", formats=("svg",))[0]))"""),
     md("""## Exercises
 
-1. Set `overrides["kernel_weights"] = "shared"` and search again. Do the rings of the meta kernel still differ?
-2. Lower `target_mflops` to 2.0: which layers give up width first, and which are skipped?
-3. Run `python benchmarks/metakernels_vs_weighted_sum.py --sweep`: how do the memory and time ratios scale with
-   the number of candidates? On a GPU, add `--backbone mk-b0 --resolution 224 --batch 64`."""),
+Each exercise has a cell for your answer (replace the `...`), a reference solution (a cell tagged `solution`, left
+out of student copies) and a `check` cell that tests your answer on many cases and says what is wrong. More to try
+with the knobs above: `kernel_weights: shared` in a real search, a lower `target_mflops`, and
+`python benchmarks/metakernels_vs_weighted_sum.py --sweep` for time and memory as the candidates grow."""),
 ]
+
+cells += exercise_cells(
+    1, "metakernels.meta_kernel", "the meta kernel of candidate kernels",
+    """The idea of the paper in one function. Write `my_meta_kernel(kernels, p)`: `kernels` is a list of candidate
+kernels of shape (O, I, k, k) with odd, possibly different sizes k (in any order), `p` their mixing weights;
+return M(p) = Σ_k p_k · P_K(W_k), where P_K zero-pads a kernel **centred** to the largest size K (§1). The checker
+convolves random inputs once with your M (padding K // 2) and compares with Σ_k p_k · conv(x, W_k) (padding k // 2).""",
+    """def my_meta_kernel(kernels, p):
+    ...""",
+    """def my_meta_kernel(kernels, p):
+    K = max(w.shape[-1] for w in kernels)
+    M = 0
+    for pk, w in zip(p, kernels):
+        d = (K - w.shape[-1]) // 2                       # d zeros on every side keep the kernel centred
+        M = M + pk * F.pad(w, (d, d, d, d))
+    return M""",
+    "my_meta_kernel")
+
+cells += exercise_cells(
+    2, "metakernels.rings", "the ring weights of a shared kernel",
+    """With `kernel_weights: shared` (§6) a layer owns one K×K kernel W and candidate k is its centre k×k crop, so the
+meta kernel Σ_k p_k · P_K(crop_k(W)) is W ⊙ R(p) for a K×K weight map R(p): the rings of the figure in §6. Write
+`rings(p, kernels)` returning R(p) (a K×K tensor) for weights `p` over the sizes `kernels`. The checker verifies
+W ⊙ R(p) = Σ_k p_k · P_K(crop_k(W)) on random W.""",
+    """def rings(p, kernels):
+    ...""",
+    """def rings(p, kernels):
+    K = max(kernels)
+    R = torch.zeros(K, K, dtype=p.dtype)
+    for pk, k in zip(p, kernels):
+        d = (K - k) // 2
+        R[d:d + k, d:d + k] += pk          # every candidate whose centre square covers a position adds its p
+    return R""",
+    "rings")
+
+cells += exercise_cells(
+    3, "metakernels.expected_macs", "E[MACs] of one searchable layer",
+    """The cost term of §5 needs E[MACs] under the product distribution: the kernel size is k with probability p_k
+and, independently, the width is e (or skip) with probability q̃_e. Write `expected_layer_macs(backbone, spec, p,
+q_tilde)` for one searchable layer: `p` is over `backbone.kernels`; `q_tilde` is over `[skip] + backbone.expansions`
+when `spec.skippable`, else over `backbone.expansions`. `layer_macs(backbone, spec, Choice(k, e))` gives the MACs of
+one block and `layer_macs(backbone, spec, SKIP)` is 0. The checker adds your values over the layers of a
+`ChainSupernet` and compares with its `expected_macs()`, a closed form computed another way (§5: exact at one-hot).""",
+    """from nasbook.spaces.mbconv import SKIP, Choice, layer_macs
+
+def expected_layer_macs(backbone, spec, p, q_tilde):
+    ...""",
+    """from nasbook.spaces.mbconv import SKIP, Choice, layer_macs
+
+def expected_layer_macs(backbone, spec, p, q_tilde):
+    widths = ([0] if spec.skippable else []) + list(backbone.expansions)    # 0 stands for skip
+    total = 0.0
+    for qe, e in zip(q_tilde.tolist(), widths):          # expectation = Σ over choices of P(choice) · MACs(choice)
+        for pk, k in zip(p.tolist(), backbone.kernels):
+            total += qe * pk * layer_macs(backbone, spec, Choice(k, e) if e else SKIP)
+    return total""",
+    "expected_layer_macs")
 
 nb = nbf.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                                  "language": "python"}})

@@ -3,6 +3,8 @@ from pathlib import Path
 
 import nbformat as nbf
 
+from nasbook.course import exercise_cells
+
 md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
 
 cells = [
@@ -28,6 +30,7 @@ import torch
 from IPython.display import SVG, display
 
 from nasbook import zoo
+from nasbook.exercises import check
 from nasbook.measure import count_macs
 from nasbook.methods.nse.candidates import sample_arch
 from nasbook.methods.nse.distribution import allowed_sets, effective_p, set_probabilities
@@ -149,15 +152,57 @@ print(f"{count_macs(get_space('nse').build(arch, 'digits'), (1, 8, 8)) / 1e3:.1f
 display(SVG(get_space("nse").draw(arch, "runs/nse/derived", formats=("svg",))[0]))"""),
     md("""## Exercises
 
-1. Raise `K` to 5 with `max_rounds: [2]`: how do the membership timelines change, and how many ops does each
-   layer try?
-2. Move the window below the median cost (`window: [-80, -20]`): which layers get skipped more often?
-3. Run `python benchmarks/nse_round_cost.py`: how do step time and saved memory grow with K, and why does the
-   architecture step cost about as much as a weight step?
-4. `nasbook latency measure --preset tiny --batch 32 --out lut.json` then search with
-   `--cost latency --latency-table lut.json --target <a value from the table>`: a latency-constrained search on
-   your own device."""),
+Each exercise has a cell for your answer (replace the `...`), a reference solution (a cell tagged `solution`, left
+out of student copies) and a `check` cell that tests your answer on many cases and says what is wrong. More to try:
+`K = 5` with `max_rounds: [2]`, a window below the median cost (`window: [-80, -20]`),
+`python benchmarks/nse_round_cost.py`, and a latency-constrained search with a table measured on your own device
+(`nasbook latency measure --preset tiny --batch 32 --out lut.json`)."""),
 ]
+
+cells += exercise_cells(
+    1, "nse.set_probability", "the probability of a set of on-ops",
+    """The distribution of §2. Write `set_probability(p, ops, active, kind)`: the probability that exactly the ops in
+`active` are on, in a layer whose subset is `ops` with on-probabilities `p` (a list: `p[i]` belongs to `ops[i]`),
+for a layer of kind `"N"` (normal: the empty set is allowed, it skips the layer) or `"R"` / `"E"` (reduction /
+expansion: at least one op must be on). The checker compares with the bars of §2, for every allowed set of
+random layers of each kind.""",
+    """def set_probability(p, ops, active, kind):
+    ...""",
+    """import math
+
+def set_probability(p, ops, active, kind):
+    prob = math.prod(po if o in active else 1 - po for po, o in zip(p, ops))   # independent on/off
+    if kind != "N":                                    # R/E: conditioned on "not all off"
+        prob /= 1 - math.prod(1 - po for po in p)
+    return prob""",
+    "set_probability")
+
+cells += exercise_cells(
+    2, "nse.pareto", "the Pareto front of scored architectures",
+    """Each round keeps the Pareto front of its scored architectures (§5): lower cost is better, higher top-1 is better.
+Write `pareto(costs, scores)` returning the indices (ascending) of the architectures that no other one dominates.
+The checker uses sets of distinct points with many equal costs and equal scores.""",
+    """def pareto(costs, scores):
+    ...""",
+    """def pareto(costs, scores):
+    def dominated(i):   # another point at most as costly and at least as good, strictly better in one
+        return any(c <= costs[i] and s >= scores[i] and (c < costs[i] or s > scores[i])
+                   for c, s in zip(costs, scores))
+    return [i for i in range(len(costs)) if not dominated(i)]""",
+    "pareto")
+
+cells += exercise_cells(
+    3, "nse.refill", "refilling a layer's subset",
+    """Between rounds a layer's active subset is rebuilt from its **retained** ops (those the front used) and its
+**queue** of never-tried ops (§3): every retained op stays, and the subset is topped back up to K with ops taken
+from the front of the queue, which leave it for good. Write `refill_layer(retained, queue, K)` returning the new
+subset and the rest of the queue, as two lists. The checker compares with the search's own state update.""",
+    """def refill_layer(retained, queue, K):
+    ...""",
+    """def refill_layer(retained, queue, K):
+    n = min(max(0, K - len(retained)), len(queue))     # a retained set larger than K is kept whole
+    return list(retained) + list(queue[:n]), list(queue[n:])""",
+    "refill_layer")
 
 nb = nbf.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                                  "language": "python"}})

@@ -16,6 +16,12 @@ from .core import Exercise, ExerciseFailed, all_exercises, check, exercise, fail
 #: one module per notebook; each registers its exercises on import
 _MODULES: list[str] = [
     "quickstart",
+    "retraining",
+    "metakernels",
+    "entrannas",
+    "mgas",
+    "fewshot_nl",
+    "nse",
 ]
 
 _loaded = False

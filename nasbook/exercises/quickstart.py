@@ -55,7 +55,10 @@ def check_derive_node(derive_node):
         # derive_cell walks nodes 2, 3, ... (2, 3, ... input edges): pad the earlier nodes
         pad = torch.zeros(sum(range(2, w.shape[0])), len(PRIMITIVES))
         want = derive_cell(torch.cat([pad, w]), steps=w.shape[0] - 1, primitives=PRIMITIVES)[-1]
-        got = [tuple(p) for p in derive_node(w.clone(), list(PRIMITIVES))]
+        answer = derive_node(w.clone(), list(PRIMITIVES))
+        if answer is None:
+            fail("derive_node returned None: not answered yet (fill in the `...`)")
+        got = [tuple(p) for p in answer]
         if sorted(got, key=lambda p: p[1]) != sorted(want, key=lambda p: p[1]):
             row = ", ".join(f"edge {i}: {PRIMITIVES[int(r.argmax())]} {float(r.max()):.2f}" for i, r in enumerate(w))
             fail(f"for weights whose strongest ops are [{row}] you kept {got}, DARTS keeps {want} "
