@@ -36,6 +36,11 @@ def test_unanswered_and_crashing_answers_are_explained():
     with pytest.raises(ExerciseFailed, match="not answered yet"):
         check(ex_id, ...)
 
+    def stub(C, k=3):
+        ...
+    with pytest.raises(ExerciseFailed, match="not answered yet"):
+        check("00.sep_conv_params", stub)
+
     def crashes(*args, **kwargs):
         raise ZeroDivisionError("boom")
     with pytest.raises(ExerciseFailed, match="ZeroDivisionError"):

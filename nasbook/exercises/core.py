@@ -64,8 +64,15 @@ def fail(message: str) -> None:
     raise ExerciseFailed(message)
 
 
+def _stub(*args, **kwargs):
+    ...
+
+
 def _unanswered(answer: Any) -> bool:
-    return answer is None or answer is Ellipsis
+    """``None``, ``...``, or a function whose body is still just ``...`` (the learner cell's stub)."""
+    code = getattr(answer, "__code__", None)
+    return (answer is None or answer is Ellipsis
+            or (code is not None and code.co_code == _stub.__code__.co_code and code.co_consts[:1] in ((None,), ())))
 
 
 def check(id: str, answer: Any) -> bool:
