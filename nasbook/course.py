@@ -39,7 +39,7 @@ def exercise_cells(number: int, ex_id: str, title: str, prompt: str, stub: str, 
     return [nbf.v4.new_markdown_cell(f"### Exercise {number} · {title}\n\n{prompt}"),
             nbf.v4.new_code_cell(stub),
             nbf.v4.new_code_cell(solution, metadata={"tags": [SOLUTION_TAG]}),
-            nbf.v4.new_code_cell(f'check("{ex_id}", {answer})')]
+            nbf.v4.new_code_cell(f'check("{ex_id}", {answer});')]
 
 
 def is_solution(cell) -> bool:

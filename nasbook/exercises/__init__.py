@@ -16,6 +16,7 @@ from .core import Exercise, ExerciseFailed, all_exercises, check, exercise, fail
 #: one module per notebook; each registers its exercises on import
 _MODULES: list[str] = [
     "quickstart",
+    "spaces",
     "cells",
     "retraining",
     "metakernels",
