@@ -210,14 +210,64 @@ except ImportError:
 display(SVG(cell_dot(zoo.get("mg_darts").arch, 4).pipe(format="svg").decode()))"""),
     md("""## Exercises
 
-1. Sweep the target (100 %, 50 %, 25 %, 10 % of the super-net) and plot the final remaining ratio of each level
-   against it. The paper claims only a "balance for different target sizes"; which level gives way first at which
-   target is for you to find out (no claim is made here).
-2. Search with `run(levels=["op"])`: the GOLD-NAS-like ablation. How do the
-   sizes and the accuracy path compare?
-3. `STAGES = 1` against `3`: compare the accuracy at the same target, and run `python benchmarks/mgas_memory.py` to
-   see the memory side of the trade-off."""),
+Each exercise has a cell for your answer (replace the `...`), a reference solution (a cell tagged `solution`, left
+out of student copies) and a `check` cell that tests your answer on many cases and says what is wrong. More to try
+with `run(...)` of §2: sweep the target (100 %, 50 %, 25 %, 10 %) and plot each level's final remaining ratio against
+it (the paper claims only a "balance for different target sizes"; which level gives way first is for you to find
+out), the GOLD-NAS-like ablation `run(levels=["op"])`, and `STAGES = 1` against `3` with
+`python benchmarks/mgas_memory.py` for the memory side."""),
+    code("""from nasbook.exercises import check"""),
 ]
+
+from nasbook.course import exercise_cells  # noqa: E402  (kept in the exercises section of this script)
+
+cells += exercise_cells(
+    1, "mgas.surrogate", "the surrogate gradient of the step",
+    """The step H(s − τ) has no useful derivative, so the backward pass of every gate uses a surrogate H′. Read it off
+the left panel of §1 (a peak at 0 that falls linearly to a flat tail, and nothing beyond the tail's end) and write
+`surrogate(x)` for a tensor `x` of values s − τ. The checker differentiates the real discretization with autograd.""",
+    """def surrogate(x):
+    ...""",
+    """def surrogate(x):
+    a = x.abs()
+    tail = torch.where(a <= 1, torch.full_like(a, 0.4), torch.zeros_like(a))   # the long tail, up to |x| = 1
+    return torch.where(a <= 0.4, 2 - 4 * a, tail)                               # the peak: 2 at 0, 0.4 at |x| = 0.4""",
+    "surrogate")
+
+cells += exercise_cells(
+    2, "mgas.filter_scale", "the scale of a filter gate",
+    """In a search pass a filter gate multiplies each output channel of a BN by a number. Using the filter row of the
+table in §1 (score q = σ(b), threshold τ_f), the committed mask M (a 0 written by a pruning round is final), and the
+fact that a live filter is also scaled by its score (so that b gets a gradient from the task loss), write
+`filter_scale(b, tau, mask)`: one factor per channel, for logits `b`, a threshold `tau` and a boolean `mask`. The
+checker compares with `FilterGate` for several thresholds.""",
+    """def filter_scale(b, tau, mask):
+    ...""",
+    """def filter_scale(b, tau, mask):
+    q = torch.sigmoid(b)                     # the score of each filter
+    return q * (mask & (q > tau))            # score x committed mask x step H(q - tau)""",
+    "filter_scale")
+
+cells += exercise_cells(
+    3, "mgas.conv_proxy", "the size proxy of a pruned conv op",
+    """`TARGET` is measured in the proxy Π of the authors' code (spec §1.7): the depthwise and pointwise conv weights of
+the kept sep/dil convs after **filter** pruning (weight-level zeros are not subtracted). A `dil_conv` is one block
+(depthwise k×k on c_in channels, pointwise c_in → c_out); a `sep_conv` is two, c_in → c_mid → c_out. A filter with
+mask 0 takes its pointwise row with it, and a pruned middle filter of a sep_conv also the depthwise channel that
+reads it; the input columns of the second pointwise conv stay until compaction removes them physically (Π counts
+`op.c_mid` of them). Write `conv_proxy(op)` for a `GatedConvOp`: use `op.name`, `op.kernel`, `op.c_in`, `op.c_mid`,
+and the masks `op.gates[0].mask` (first BN's filters) and `op.gates[-1].mask` (output filters). The checker prunes
+random filters of the conv ops of a super-net and compares with the search's own Π.""",
+    """def conv_proxy(op):
+    ...""",
+    """def conv_proxy(op):
+    k2 = op.kernel ** 2
+    n_out = int(op.gates[-1].mask.sum())                                  # output filters still kept
+    if op.name.startswith("sep_conv"):
+        n_mid = int(op.gates[0].mask.sum())                               # middle filters still kept
+        return op.c_in * k2 + op.c_in * n_mid + k2 * n_mid + op.c_mid * n_out
+    return op.c_in * k2 + op.c_in * n_out""",
+    "conv_proxy")
 
 nb = nbf.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                                  "language": "python"}})
