@@ -21,40 +21,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 
 from _common import emit, parser  # noqa: E402
-from nasbook.measure import count_params, peak_memory, time_step  # noqa: E402
+from nasbook.measure import peak_memory  # noqa: E402
 from nasbook.methods.metakernels import ChainSupernet  # noqa: E402
+from nasbook.methods.metakernels.step_cost import supernet_step_cost  # noqa: E402
 from nasbook.spaces.mbconv import BACKBONES  # noqa: E402
-
-
-def measure(kind: str, backbone, resolution: int, batch: int, device: str, iters: int, warmup: int,
-            classes: int = 10) -> dict:
-    torch.manual_seed(0)
-    model = ChainSupernet(backbone, classes, 3, resolution, block=kind).to(device)
-    opt = torch.optim.SGD(model.weight_parameters(), lr=0.01, momentum=0.9)
-    x = torch.randn(batch, 3, resolution, resolution, device=device)
-    y = torch.randint(classes, (batch,), device=device)
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    step()  # allocate optimiser state before measuring memory
-    mem = peak_memory(step, device)
-    t = time_step(step, warmup, iters, device)
-    out = {"supernet": kind, "backbone": backbone.name, "batch": batch, "input": resolution,
-           "candidates_per_layer": len(backbone.kernels) * len(backbone.expansions),
-           "weights_M": count_params(model) / 1e6, "step_s": t["mean_s"], "step_std_s": t["std_s"],
-           "saved_MiB": mem["saved_bytes"] / 2**20, "cuda_peak_MiB": mem.get("cuda_peak_bytes", 0) / 2**20 or None}
-    del model, opt
-    if device.startswith("cuda"):
-        torch.cuda.empty_cache()
-    return out
 
 
 def sweep(backbone, resolution: int, batch: int, device: str) -> list[dict]:
@@ -82,8 +54,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     bb = BACKBONES[args.backbone]
     res = args.resolution or bb.resolution
-    meta = measure("meta", bb, res, args.batch, args.device, args.iters, args.warmup)
-    ws = measure("weighted_sum", bb, res, args.batch, args.device, args.iters, args.warmup)
+    meta = supernet_step_cost("meta", bb, res, args.batch, args.device, args.iters, args.warmup)
+    ws = supernet_step_cost("weighted_sum", bb, res, args.batch, args.device, args.iters, args.warmup)
     ratios = {"meta_over_ws_saved": meta["saved_MiB"] / ws["saved_MiB"],
               "meta_over_ws_time": meta["step_s"] / ws["step_s"]}
     if meta["cuda_peak_MiB"] and ws["cuda_peak_MiB"]:

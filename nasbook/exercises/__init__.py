@@ -17,6 +17,7 @@ from .core import Exercise, ExerciseFailed, all_exercises, check, exercise, fail
 _MODULES: list[str] = [
     "quickstart",
     "spaces",
+    "supernet",
     "cells",
     "retraining",
     "metakernels",
