@@ -28,6 +28,7 @@ EXTRA_COMMANDS: list[str] = [
     "nasbook.retrain:register",
     "nasbook.export:register",
     "nasbook.course:register",
+    "nasbook.figures:register",
 ]
 
 

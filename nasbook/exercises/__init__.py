@@ -25,6 +25,7 @@ _MODULES: list[str] = [
     "mgas",
     "fewshot_nl",
     "nse",
+    "compare",
 ]
 
 _loaded = False
