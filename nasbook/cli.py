@@ -95,8 +95,14 @@ def cmd_search(args, extra):
     if world > 1:  # under torchrun every rank reports, so that agreement can be checked
         import hashlib
 
+        import torch
+
         h = hashlib.sha256()
-        for v in res.method.model.parameters():  # BN running stats stay per rank, as in plain DDP
+        model = res.method.model
+        # parameters and boolean buffers (committed masks, e.g. MGAS'); BN running stats stay
+        # per rank, as in plain DDP
+        tensors = [*model.parameters(), *(b for b in model.buffers() if b.dtype == torch.bool)]
+        for v in tensors:
             h.update(v.detach().cpu().contiguous().numpy().tobytes())
         print(f"rank {rank}/{world} derived: {res.arch}\nrank {rank}/{world} parameters sha256: {h.hexdigest()}", flush=True)
         return 0
