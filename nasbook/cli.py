@@ -72,6 +72,18 @@ def _method_help(method: str) -> str:
     return "\n".join(lines)
 
 
+def _preset_note(method: str, preset: str) -> str:
+    """The first comment of ``preset`` in the method's preset file when it says "OURS"."""
+    from .methods import get_method
+    from .retrain import _first_comment
+
+    try:
+        text = _first_comment(f"{get_method(method).key}.yaml", preset)
+    except (OSError, ValueError, KeyError):
+        return ""
+    return text if text.startswith("OURS") else ""
+
+
 def cmd_search(args, extra):
     from .config import parse_overrides
     from .search import search
@@ -90,6 +102,9 @@ def cmd_search(args, extra):
     if args.amp:
         overrides["amp"] = True
     out = args.resume or args.out or f"runs/{args.method}-{time.strftime('%Y%m%d-%H%M%S')}"
+    note = _preset_note(args.method, args.preset)
+    if note:   # a preset that is our design, not the paper's, says so before it runs
+        print(f"note: preset {args.preset!r} is ours, not the paper's: {note}", file=sys.stderr)
     res = search(args.method, args.preset, out, overrides, resume=bool(args.resume))
     rank, world = res.trainer.rank, res.trainer.world
     if world > 1:  # under torchrun every rank reports, so that agreement can be checked

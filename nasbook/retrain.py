@@ -287,6 +287,7 @@ def lr_lambda(cfg: RetrainConfig, steps_per_epoch: int):
 BUILD_KEYS = {
     "darts": ("C", "layers", "stem", "auxiliary"),
     "mgas": ("stem", "auxiliary"),
+    "mgas_mobile": ("dropout",),
     "mbconv": ("dropout", "drop_connect", "bn_eps", "bn_momentum"),
     "nse": ("dropout", "drop_path"),
 }

@@ -66,6 +66,14 @@ def test_info_reports_dense_and_nonzero_parameters(capsys):
     assert r["dense_params"] == r["nonzero_params"] == 2_290_716      # no mask released for the large model
 
 
+def test_provisional_presets_say_they_are_ours():
+    from nasbook.cli import _preset_note
+
+    for preset in ("imagenet_darts", "imagenet_darts_small", "imagenet_mobilenet_like_nasbook"):
+        assert _preset_note("mgas", preset).startswith("OURS"), preset
+    assert _preset_note("mgas", "paper") == "" and _preset_note("mgas", "paper_small") == ""
+
+
 def test_presets_resolve():
     from nasbook.search import make_config
 
@@ -75,4 +83,9 @@ def test_presets_resolve():
         assert (cfg.layers, cfg.C) == (L, C) and cfg.resolved_target() == pytest.approx(target)
     for preset in ("imagenet_darts", "imagenet_darts_small", "paper_head"):
         make_config("mgas", preset)
+    mobile = make_config("mgas", "imagenet_mobilenet_like_nasbook")
+    assert mobile.space == "mobilenet_like" and mobile.dataset == "imagenet" and mobile.search_fraction == 0.1
+    assert mobile.skeleton().plan()[0] == (16, 24, 2, 0) and mobile.skeleton().n_layers == 21
+    tiny = make_config("mgas", "tiny_mobilenet_like_nasbook")
+    assert tiny.space == "mobilenet_like" and tiny.dataset == "digits" and tiny.resolution == 32
     assert preset_values("mgas", "paper")["stage_ratio"] == [0.3, 0.3, 0.3]

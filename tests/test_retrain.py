@@ -67,6 +67,8 @@ FORMULAS = {
     # PC-DARTS: lr (e+1)/5 for 5 epochs, then lr (1 - (e-5)/245)
     "entrannas-imagenet": lambda e: 0.5 * (e + 1) / 5 if e < 5 else 0.5 * (1 - (e - 5) / 245),
     "mgas-imagenet_darts": lambda e: 0.5 * (e + 1) / 5 if e < 5 else 0.5 * (1 - (e - 5) / 245),
+    # ours (mgas.md Sec. 4.4): 5 warm-up epochs from 0, then cosine from 0.4 to 0 over 295 (per step)
+    "mgas-imagenet_mobilenet_like_nasbook": lambda t: 0.4 * t / 5 if t < 5 else _cos(0.4, t - 5, 295),
     # EfficientNet: 0.016 x batch/256, linear warm-up 5 epochs, x0.97 every 2.4 epochs (per step)
     "metakernels-paper": lambda t: 0.256 * t / 5 if t < 5 else 0.256 * 0.97 ** math.floor(t / 2.4),
     "metakernels-paper_gpu": lambda t: 1e-6 + (0.016 - 1e-6) * t / 5 if t < 5 else 0.016 * 0.97 ** math.floor(t / 2.4),

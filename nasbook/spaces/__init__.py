@@ -22,6 +22,7 @@ _MODULES = [
     "nasbook.spaces.nse",
     "nasbook.spaces.mbconv",
     "nasbook.spaces.mgas_space",
+    "nasbook.spaces.mgas_mobile",
 ]
 
 

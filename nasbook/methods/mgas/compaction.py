@@ -262,7 +262,12 @@ def compact(model: MgasSupernet, end: int, pin_end: bool = False, harmonise: boo
             floor: float = 0.5, optimizers=()) -> CompactionRecord:
     """Compact cells ``0..end`` (Sec. 1.10). ``pin_end``: cell ``end`` keeps its initial width
     (compaction stops at a stage boundary); the last cell is always pinned. Later cells that
-    read a compacted cell get their preprocess inputs sliced."""
+    read a compacted cell get their preprocess inputs sliced. The MobileNet-like super-net
+    shrinks only hidden channels (:func:`.mobile.compact_mobile`)."""
+    if getattr(model, "space", "darts") != "darts":
+        from .mobile import compact_mobile
+
+        return compact_mobile(model, end, harmonise, optimizers)
     rec = CompactionRecord(end)
     outputs: dict[int, torch.Tensor] = {}
     L = model.layers

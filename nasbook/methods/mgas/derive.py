@@ -21,7 +21,7 @@ from torch import nn
 
 from ...spaces.mgas import PRIMITIVES, MGASGenotype, MGASNetwork, MGASWeightMasks, is_sep
 from .compaction import compact
-from .gated_ops import GatedConvOp, ScaledFactorizedReduce
+from .gated_ops import GatedConvOp, GatedOp, ScaledFactorizedReduce
 from .supernet import EDGES, MgasSupernet
 
 
@@ -32,13 +32,18 @@ def is_compacted(model: MgasSupernet) -> bool:
             return False
         for e, o in cell.active():
             op = cell.ops[e][o]
-            if isinstance(op, GatedConvOp) and not all(bool(g.mask.all()) for g in op.gates):
+            if isinstance(op, GatedOp) and not all(bool(g.mask.all()) for g in op.gates):
                 return False
     return True
 
 
 def derive_genotype(model: MgasSupernet, with_masks: bool = True) -> MGASGenotype:
-    """The architecture value of the super-net's committed state."""
+    """The architecture value of the super-net's committed state (an
+    :class:`~nasbook.spaces.mgas_mobile.MGASMobileArch` for the MobileNet-like super-net)."""
+    if getattr(model, "space", "darts") != "darts":
+        from .mobile import derive_mobile_arch
+
+        return derive_mobile_arch(model, with_masks)
     if not is_compacted(model):
         model = copy.deepcopy(model)
         compact(model, model.layers - 1)
@@ -63,6 +68,10 @@ def derive_genotype(model: MgasSupernet, with_masks: bool = True) -> MGASGenotyp
 @torch.no_grad()
 def copy_weights_to_network(model: MgasSupernet, net: MGASNetwork) -> None:
     """Load a compacted super-net's weights into the standalone network of its genotype."""
+    if getattr(model, "space", "darts") != "darts":
+        from .mobile import copy_weights_to_mobile_network
+
+        return copy_weights_to_mobile_network(model, net)
     if model.stem_kind == "cifar":
         net.stem.load_state_dict(model.stem.state_dict())
     else:

@@ -21,7 +21,18 @@ from ...spaces.mgas import CONV_GEOMETRY, conv_body, is_sep, make_op
 from .units import FilterGate, PassState, weight_gate
 
 
-class GatedConvOp(nn.Module):
+class GatedOp(nn.Module):
+    """An op with filter and weight units: ``gates`` (its :class:`~.units.FilterGate` s) and
+    ``convs()`` (its masked conv tensors in tensor-index order). Rounds, compaction, sizes and
+    derivation treat every gated op alike through these two."""
+
+    gates: nn.ModuleList
+
+    def convs(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class GatedConvOp(GatedOp):
     """A sep_conv (``c_in -> c_mid -> c_out``) or dil_conv (``c_in -> c_out``) with gates.
 
     ``body`` is a Sequential of DARTS ``DilConv`` blocks ``(ReLU, dw, pw, BN)`` whose convs
@@ -65,6 +76,54 @@ class GatedConvOp(nn.Module):
         return x
 
 
+class GatedMBConv(GatedOp):
+    """A candidate of the MobileNet-like space (ours, Sec. 2.3): nasbook's one inverted
+    residual block (:func:`nasbook.spaces.mgas_mobile.candidate_block`, masked convs, no
+    residual of its own) with the filter gate on its hidden channels, after the expansion BN,
+    and weight gates on the expansion, depthwise and projection convs. A hidden channel whose
+    gate is 0 is zeroed after the depthwise block too (ours, see ``forward``)."""
+
+    def __init__(self, name: str, c_in: int, c_out: int, stride: int):
+        super().__init__()
+        from ...spaces.mgas_mobile import candidate_block
+
+        self.name = name
+        self.block = candidate_block(name, c_in, c_out, stride)
+        self.gates = nn.ModuleList([FilterGate(self.block.hidden)])
+
+    @property
+    def kernel(self) -> int:
+        return self.block.kernel
+
+    @property
+    def c_in(self) -> int:
+        return self.block.expand.conv.in_channels
+
+    @property
+    def hidden(self) -> int:
+        return self.block.expand.conv.out_channels
+
+    @property
+    def c_out(self) -> int:
+        return self.block.project.conv.out_channels
+
+    def convs(self):
+        b = self.block
+        return [b.expand.conv, b.depthwise.conv, b.project.conv]
+
+    def forward(self, x, tau_f, tau_w, state: PassState):
+        b = self.block
+        scale = self.gates[0].scale(tau_f, state).view(1, -1, 1, 1)   # sigmoid(b) * g, or M when discrete
+        h = b.expand.conv(x, weight_gate(b.expand.conv, tau_w, state))
+        h = b.expand.act(b.expand.bn(h) * scale.to(h.dtype))
+        h = b.depthwise.act(b.depthwise.bn(b.depthwise.conv(h, weight_gate(b.depthwise.conv, tau_w, state))))
+        # ours: the depthwise BN would turn a gated-off channel into a constant; zeroing the
+        # channel again (the binary gate, no gradient) makes a gate of 0 exactly the removal of
+        # the expansion row, depthwise channel and projection column that compaction performs
+        h = h * (scale.detach() > 0).to(h.dtype)
+        return b.project.bn(b.project.conv(h, weight_gate(b.project.conv, tau_w, state)))
+
+
 class ScaledFactorizedReduce(nn.Module):
     """The skip op of a stride-2 edge: nasbook's FactorizedReduce with its conv outputs scaled
     by ``sigmoid(b) * M`` before the BN (official search op; no threshold, Sec. 1.3)."""
@@ -103,11 +162,11 @@ def make_search_op(name: str, c: int, stride: int) -> nn.Module:
 
 
 def run_op(op: nn.Module, x, tau_f, tau_w, state: PassState):
-    if isinstance(op, GatedConvOp):
+    if isinstance(op, GatedOp):
         return op(x, tau_f, tau_w, state)
     if isinstance(op, ScaledFactorizedReduce):
         return op(x, state)
     return op(x)
 
 
-__all__ = ["GatedConvOp", "ScaledFactorizedReduce", "Removed", "make_search_op", "run_op"]
+__all__ = ["GatedOp", "GatedConvOp", "GatedMBConv", "ScaledFactorizedReduce", "Removed", "make_search_op", "run_op"]

@@ -25,13 +25,9 @@ from dataclasses import dataclass
 
 import torch
 
-from ...spaces.mgas import PRIMITIVES, is_conv, is_sep
-from .gated_ops import GatedConvOp
-from .supernet import NODE_EDGES, SearchCell
-
-#: op columns that are sep/dil convs (the ops with filter and weight thresholds)
-CONV_COLUMNS = torch.tensor([is_conv(n) for n in PRIMITIVES])
-SKIP_COLUMN = PRIMITIVES.index("skip_connect")
+from ...spaces.mgas import is_sep
+from .gated_ops import GatedConvOp, GatedMBConv
+from .supernet import SearchCell
 
 
 def op_regulariser(cell: SearchCell, p: torch.Tensor, gates: torch.Tensor, mu: float = 0.0,
@@ -41,10 +37,13 @@ def op_regulariser(cell: SearchCell, p: torch.Tensor, gates: torch.Tensor, mu: f
     live = gates.detach() > 0
     mask = cell.op_mask.to(p.dtype)
     total = p.new_zeros(())
-    for node, edges in enumerate(NODE_EDGES):
+    node_edges = cell.node_edges
+    for node, edges in enumerate(node_edges):
         idx = list(edges)
-        count_on = list(NODE_EDGES[1]) if official_nj_bug and node >= 2 else idx
+        count_on = list(node_edges[1]) if official_nj_bug and node >= 2 else idx
         n = live[count_on].sum().to(p.dtype)
+        if not bool(cell.op_mask[idx].any()):
+            continue   # every op of the node removed (a MobileNet-like layer left to its identity)
         S = (p[idx] * mask[idx]).sum()
         terms = torch.log1p(n * p[idx] / S)
         if mu:
@@ -59,10 +58,12 @@ def soft_sizes(cell: SearchCell, edges: list[int]) -> torch.Tensor:
     rows = []
     for e in edges:
         row = []
-        for o, name in enumerate(PRIMITIVES):
+        for o, name in enumerate(cell.primitives):
             op = cell.ops[e][o]
             if isinstance(op, GatedConvOp) and getattr(op.gates[-1], "live_gate", None) is not None:
                 row.append(_conv_soft_size(op))
+            elif isinstance(op, GatedMBConv) and getattr(op.gates[0], "live_gate", None) is not None:
+                row.append(_mb_soft_size(op))
             elif name == "skip_connect" and cell.stride(e) == 2:
                 row.append(cell.op_logits.new_tensor(1e-6 * cell.nominal ** 2))
             else:
@@ -88,10 +89,19 @@ def _conv_soft_size(op: GatedConvOp) -> torch.Tensor:
     return 1e-6 * size
 
 
+def _mb_soft_size(op: GatedMBConv) -> torch.Tensor:
+    """``P~`` of a MobileNet-like candidate (ours, the analogue of the sep_conv term): per
+    hidden filter its expansion row, depthwise channel and projection column, times its share."""
+    w = [c.live_mask for c in op.convs()]
+    per_hidden = w[0].flatten(1).sum(1) + w[1].flatten(1).sum(1) + w[2].sum((0, 2, 3))
+    g = op.gates[0]
+    return 1e-6 * (per_hidden * _share(g.live_gate, g.scores())).sum()
+
+
 def threshold_regulariser(cell: SearchCell, levels=("op", "filter", "weight")) -> torch.Tensor:
     """``R_tau`` of one executed cell (Sec. 1.5); thresholds of a disabled level are left out."""
     active = cell.op_mask.to(cell.tau_op.dtype)
-    conv = (cell.op_mask & CONV_COLUMNS.to(cell.op_mask.device)).to(cell.tau_op.dtype)
+    conv = (cell.op_mask & cell.conv_columns).to(cell.tau_op.dtype)
     total = (torch.exp(-cell.tau_op) * active).sum()
     if "filter" in levels:
         total = total + torch.exp(-cell.tau_pre).sum() + (torch.exp(-cell.tau_filter) * conv).sum()
@@ -103,14 +113,12 @@ def threshold_regulariser(cell: SearchCell, levels=("op", "filter", "weight")) -
 def regularisers(model, out, stage: int, state) -> tuple[torch.Tensor, torch.Tensor]:
     """``(R_op, R_tau)`` of a pass: R_op over the cells of ``stage`` (all cells in the final
     phase), R_tau over every executed cell (Sec. 1.5)."""
-    from .stages import stage_cells
-
     opts = model.loss_options
     zero = out.logits.new_zeros(())
     if state.discrete:
         return zero, zero
     r_op = zero
-    for i in stage_cells(model.layers, stage):
+    for i in model.stage_cells(stage):
         r_op = r_op + op_regulariser(model.cells[i], out.p[i], out.gates[i], opts["mu"], opts["official_nj_bug"])
     r_tau = zero
     for i in range(out.executed):

@@ -31,8 +31,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ...spaces.mgas import PRIMITIVES
-from .gated_ops import Removed, make_search_op
+from .gated_ops import Removed
 from .supernet import MgasSupernet
 
 
@@ -62,7 +61,7 @@ class RegrowthPlan:
 
 def regrowth_distribution(model: MgasSupernet, cells, optimizer: torch.optim.Optimizer | None) -> RegrowthPlan:
     """``P(c, t)`` of step 2-3 from the op logits' momentum buffers in ``optimizer``."""
-    n_types = len(PRIMITIVES)
+    n_types = len(model.cells[next(iter(cells))].primitives)
     type_imp, g_cell, a_cell = [], [], []
     for i in cells:
         cell = model.cells[i]
@@ -80,8 +79,10 @@ def regrowth_distribution(model: MgasSupernet, cells, optimizer: torch.optim.Opt
                 A.append(None)
         G, A = torch.tensor(_fill_missing(G), dtype=torch.float64), torch.tensor(_fill_missing(A), dtype=torch.float64)
         n_active = int(cell.op_mask.sum())
-        g_cell.append(float(G.sum()) / n_active)
-        a_cell.append(float(A.sum()) / n_active)
+        # ours: a MobileNet-like layer left with no candidate has no importance to measure, so
+        # nothing regrows into it (the DARTS cells always keep an op per node)
+        g_cell.append(float(G.sum()) / n_active if n_active else 0.0)
+        a_cell.append(float(A.sum()) / n_active if n_active else 0.0)
         type_imp.append(0.5 * _normalise(G) + 0.5 * _normalise(A))
     type_imp = torch.stack(type_imp)
     cell_imp = 0.5 * _normalise(torch.tensor(g_cell, dtype=torch.float64)) + 0.5 * _normalise(
@@ -94,8 +95,7 @@ def regrow_op(model: MgasSupernet, i: int, e: int, o: int) -> None:
     cell = model.cells[i]
     if not isinstance(cell.ops[e][o], Removed):
         raise ValueError(f"op (cell {i}, edge {e}, op {o}) is not removed")
-    op = make_search_op(PRIMITIVES[o], cell.width, cell.stride(e))
-    cell.ops[e][o] = op.to(cell.op_logits.device)
+    cell.ops[e][o] = cell.fresh_op(e, o)
     with torch.no_grad():
         cell.op_logits[e, o] = cell.logit_before_removal[e, o]
     cell.op_mask[e, o] = True

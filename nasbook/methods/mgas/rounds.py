@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .gated_ops import GatedConvOp, Removed
+from .gated_ops import GatedOp, Removed
 from .supernet import MgasSupernet
 
 REMOVED_LOGIT_SHIFT = 1e4
@@ -40,7 +40,7 @@ def commit(model: MgasSupernet, cells) -> list[tuple[int, int, int]]:
                 g.pending = None
         for e, o in cell.active():
             op = cell.ops[e][o]
-            if isinstance(op, GatedConvOp):
+            if isinstance(op, GatedOp):
                 for g in op.gates:
                     if g.pending is not None:
                         g.mask = g.mask & g.pending

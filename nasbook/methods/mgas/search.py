@@ -38,16 +38,17 @@ from ...spaces.mgas import MGASGenotype
 from ..base import SearchMethod
 from .compaction import compact
 from .derive import derive_genotype
-from .gated_ops import GatedConvOp
+from .gated_ops import GatedOp
 from .loss import LambdaController
 from .reevaluation import regrow, regrow_count
 from .rounds import RoundRecord, commit, remove_op
 from .size import SIZE_FNS, model_size, op_size, parse_target, proxy, supernet_size
-from .stages import FINAL, Phase, phase_plan, stage_end
+from .stages import FINAL, Phase, phase_plan
 from .supernet import MgasSupernet
 from .units import PassState
 
 LEVELS = ("op", "filter", "weight")
+SPACES = ("darts", "mobilenet_like")
 
 
 @dataclass
@@ -56,12 +57,19 @@ class MgasConfig(SearchConfig):
     every point the paper leaves open is a field marked "ours" (decision register Sec. 0.1).
     ``epochs`` is unused: phases end by their stop rules (cap: ``max_epochs_per_phase``)."""
 
-    # super-net (Sec. 2.2)
+    # super-net (Sec. 2.2); space "mobilenet_like" is OURS (Sec. 2.3, D6) and uses the mobile_* fields
+    space: str = "darts"             # darts (the paper's CIFAR space) | mobilenet_like (ours)
     C: int = 16
     layers: int = 8
     stem_multiplier: int = 3
     stem: str = "cifar"              # cifar | imagenet (ours, Sec. 2.3)
     heads: str = "cifar"             # cifar (official stage heads) | gap (tiny, ImageNet)
+    mobile_stem: int = 32            # ours (Sec. 2.3): MobileNet-like skeleton, stem width
+    mobile_first: int = 16           # fixed expansion-1 block
+    mobile_widths: tuple[int, ...] = (24, 40, 80, 96, 192, 320)   # six searchable groups
+    mobile_counts: tuple[int, ...] = (4, 4, 4, 4, 4, 1)
+    mobile_strides: tuple[int, ...] = (2, 2, 2, 1, 2, 1)
+    mobile_last: int = 1280          # final 1x1 conv
     levels: tuple[str, ...] = LEVELS  # unit levels searched; ("op",) is the GOLD-NAS-like ablation (Sec. 8)
     # optimisers (Sec. 3.3): SGD, momentum 0.9, all rebuilt per phase
     lr: float = 0.01                 # weights, constant
@@ -105,6 +113,9 @@ class MgasConfig(SearchConfig):
         bad = [lv for lv in self.levels if lv not in LEVELS]
         if bad or "op" not in self.levels:
             raise ValueError(f"levels: a subset of {LEVELS} that contains 'op', got {list(self.levels)}")
+        if self.space not in SPACES:
+            raise ValueError(f"space must be one of {SPACES}, got {self.space!r}")
+        self.skeleton()   # validates the mobile_* fields
         if self.stages not in (1, 3):
             raise ValueError(f"stages must be 1 or 3, got {self.stages}")
         if self.size_fn not in SIZE_FNS:
@@ -121,17 +132,31 @@ class MgasConfig(SearchConfig):
             raise ValueError("prune_every and max_epochs_per_phase must be >= 1, warmup_epochs >= 0")
         if not (0 <= self.monitor_fraction < 1 and 0 < self.search_fraction <= 1):
             raise ValueError("monitor_fraction must be in [0, 1) and search_fraction in (0, 1]")
-        if self.layers < 3:
+        if self.space == "darts" and self.layers < 3:
             raise ValueError(f"layers must be >= 3 (one cell per stage), got {self.layers}")
         self.resolved_target()   # a bad target is an error here, before any data or training
 
+    def skeleton(self):
+        """The MobileNet-like skeleton of the ``mobile_*`` fields (space ``mobilenet_like``)."""
+        from ...spaces.mgas_mobile import MobileSkeleton
+
+        return MobileSkeleton(self.mobile_stem, self.mobile_first, self.mobile_widths, self.mobile_counts,
+                              self.mobile_strides, self.mobile_last)
+
     def supernet_size(self) -> int:
         info = dataset_info(self.dataset, self.resolution)
+        if self.space == "mobilenet_like":
+            from .mobile import mobile_supernet_size
+
+            return mobile_supernet_size(self.skeleton(), self.size_fn, info.num_classes, info.in_channels)
         return supernet_size(self.C, self.layers, self.size_fn, info.num_classes, info.in_channels, self.stem,
                              self.official_reduction_index)
 
     def resolved_target(self) -> float:
         """``target_params`` in ``size_fn`` units (ValueError with the reason when bad)."""
+        if self.space != "darts" and str(self.target_params).strip() == "released":
+            raise ValueError("target_params 'released': no MGAS model was released in the MobileNet-like space "
+                             "(it is ours, Sec. 2.3); give a number or 'N%' of the super-net")
         return parse_target(self.target_params, self.supernet_size(), self.layers, self.C, self.size_fn)
 
 
@@ -199,8 +224,13 @@ class MgasSearch(SearchMethod):
     # -- construction -------------------------------------------------------------------
     def __init__(self, cfg: MgasConfig, info):
         super().__init__(cfg, info)
-        self.model = MgasSupernet(cfg.C, info.num_classes, cfg.layers, info.in_channels, cfg.stem, cfg.heads,
-                                  cfg.stem_multiplier)
+        if cfg.space == "mobilenet_like":
+            from .mobile import MobileSupernet
+
+            self.model = MobileSupernet(cfg.skeleton(), info.num_classes, info.in_channels)
+        else:
+            self.model = MgasSupernet(cfg.C, info.num_classes, cfg.layers, info.in_channels, cfg.stem, cfg.heads,
+                                      cfg.stem_multiplier)
         self.model.loss_options = dict(mu=cfg.mu, official_nj_bug=cfg.official_nj_bug, levels=tuple(cfg.levels))
         self.target = cfg.resolved_target()
         self.controller = LambdaController(cfg.lambda0, cfg.c0, cfg.n0, cfg.lambda_cap)
@@ -222,7 +252,7 @@ class MgasSearch(SearchMethod):
 
     @property
     def end(self) -> int:
-        return stage_end(self.cfg.layers, self.stage)
+        return self.model.stage_end(self.stage)
 
     def size(self, cells=None, size_fn: str | None = None) -> int:
         return model_size(self.model, size_fn or self.cfg.size_fn, cells, self.cfg.official_reduction_index)
@@ -247,9 +277,7 @@ class MgasSearch(SearchMethod):
         classifier) for the weights; op logits, filter logits, thresholds of cells 0..end."""
         m, levels = self.model, self.cfg.levels
         groups = {"weights": [], "op_logits": [], "filter_logits": [], "thresholds": [], "weight_thresholds": []}
-        stems = [m.stem] if m.stem_kind == "cifar" else [m.stem0, m.stem1]
-        head = m.head(self.stage) or m.classifier
-        for mod in stems + [head]:
+        for mod in m.fixed_modules(self.stage):
             groups["weights"] += list(mod.parameters())
         for cell in m.cells[:self.end + 1]:
             for name, p in cell.named_parameters():
@@ -414,7 +442,7 @@ class MgasSearch(SearchMethod):
             plan = regrow(model, range(self.end + 1), k, self._opts["arch"], gen)
             self.events.append({"event": "regrowth", "phase": self.phase.name, "epoch": epoch, "k": k,
                                 "regrown": plan.regrown, "pruned_in_stage": self.ps.pruned})
-        end = stage_end(cfg.layers, self.stage + 1) if self.stage in (1, 2) else cfg.layers - 1
+        end = model.stage_end(self.stage + 1)   # after stage 3: the last cell
         before = proxy(model)
         rec = compact(model, end, pin_end=self.stage in (1, 2), harmonise=cfg.compaction_harmonise,
                       floor=cfg.compaction_floor, optimizers=self._opts.values())
@@ -439,7 +467,7 @@ class MgasSearch(SearchMethod):
             for e, o in cell.active():
                 t_op.append(float(cell.tau_op.detach()[e, o]))
                 op = cell.ops[e][o]
-                if isinstance(op, GatedConvOp):
+                if isinstance(op, GatedOp):
                     t_f.append(float(cell.tau_filter.detach()[e, o]))
                     t_w.append(float(cell.tau_weight.detach()[e, o]))
                     for g in op.gates:
@@ -523,9 +551,15 @@ class MgasSearch(SearchMethod):
         return derive_genotype(self.model)
 
     def summary(self) -> dict:
-        from ...spaces.mgas import size_report
-
         g = self.derive()
-        return {"target": self.target, "size_fn": self.cfg.size_fn, "final_size": self.size(),
-                "sizes": size_report(g, self.info.num_classes, self.info.in_channels, self.cfg.stem),
+        if self.cfg.space == "mobilenet_like":
+            from ...spaces.mgas_mobile import size_report
+
+            sizes = size_report(g, self.info.num_classes, self.info.in_channels)
+        else:
+            from ...spaces.mgas import size_report
+
+            sizes = size_report(g, self.info.num_classes, self.info.in_channels, self.cfg.stem)
+        return {"target": self.target, "size_fn": self.cfg.size_fn, "final_size": self.size(), "space": self.cfg.space,
+                "sizes": sizes,
                 "rounds": len(self.rounds), "events": self.events[-6:]}

@@ -28,7 +28,7 @@ import re
 from torch import nn
 
 from ...spaces.mgas import PRIMITIVES, STEPS, is_conv, is_sep, op_params
-from .gated_ops import GatedConvOp, ScaledFactorizedReduce
+from .gated_ops import GatedConvOp, GatedMBConv, ScaledFactorizedReduce
 from .supernet import EDGES, MgasSupernet, SearchCell
 
 SIZE_FNS = ("official_proxy", "nonzero_params")
@@ -41,6 +41,9 @@ SIZE_FNS = ("official_proxy", "nonzero_params")
 def op_proxy(cell: SearchCell, e: int, o: int, skip_c: int | None = None) -> int:
     """Pi of one op (Sec. 1.7). ``skip_c``: the ``c`` of the skip term (``None``: no term)."""
     op = cell.ops[e][o]
+    if isinstance(op, GatedMBConv):   # MobileNet-like space (ours, Sec. 2.3)
+        n = int(op.gates[0].mask.sum())
+        return op.c_in * n + op.kernel ** 2 * n + n * op.c_out
     if isinstance(op, GatedConvOp):
         k2 = op.kernel ** 2
         n_out = int(op.gates[-1].mask.sum())
@@ -55,6 +58,8 @@ def op_proxy(cell: SearchCell, e: int, o: int, skip_c: int | None = None) -> int
 
 def _skip_c(model: MgasSupernet, i: int, official_reduction_index: bool) -> int | None:
     """The ``c`` of the skip term of cell i, or None when the cell has no skip term."""
+    if getattr(model, "space", "darts") != "darts":
+        return None
     if not official_reduction_index:
         cell = model.cells[i]
         return cell.nominal if cell.reduction else None
@@ -93,6 +98,12 @@ def _preprocess_nonzero(pre: nn.Module, gate) -> int:
 def op_nonzero(cell: SearchCell, e: int, o: int) -> int:
     """``nonzero_params`` of one active op (see the module docstring)."""
     op = cell.ops[e][o]
+    if isinstance(op, GatedMBConv):
+        alive = op.gates[0].mask
+        expand, dw, proj = op.convs()
+        n = int(alive.sum())
+        return (_conv_rows(expand, alive) + 2 * n + _conv_rows(dw, alive) + 2 * n
+                + int(proj.weight_mask[:, alive].sum()) + 2 * op.c_out)
     if isinstance(op, GatedConvOp):
         total = 0
         prev_alive = None
@@ -112,11 +123,15 @@ def op_nonzero(cell: SearchCell, e: int, o: int) -> int:
 def nonzero_params(model: MgasSupernet, cells=None) -> int:
     """``nonzero_params`` of stem + ``cells`` (default all) + classifier."""
     cells = range(model.layers) if cells is None else cells
-    stem = _dense(model.stem) if model.stem_kind == "cifar" else _dense(model.stem0) + _dense(model.stem1)
-    total = stem + _dense(model.classifier)
+    if model.stem_kind == "mobile":
+        total = sum(_dense(m) for m in (model.stem, model.first, model.last, model.classifier))
+    else:
+        stem = _dense(model.stem) if model.stem_kind == "cifar" else _dense(model.stem0) + _dense(model.stem1)
+        total = stem + _dense(model.classifier)
     for i in cells:
         c = model.cells[i]
-        total += _preprocess_nonzero(c.preprocess0, c.pre_gates[0]) + _preprocess_nonzero(c.preprocess1, c.pre_gates[1])
+        for pre, gate in zip((getattr(c, "preprocess0", None), getattr(c, "preprocess1", None)), c.pre_gates):
+            total += _preprocess_nonzero(pre, gate)
         total += sum(op_nonzero(c, e, o) for e, o in c.active())
     return total
 

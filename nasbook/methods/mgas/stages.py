@@ -29,11 +29,12 @@ def stage_end(layers: int, stage: int) -> int:
     return stage_ends(layers)[stage - 1] if stage in (1, 2, 3) else layers - 1
 
 
-def stage_cells(layers: int, stage: int) -> range:
-    """The cells that belong to ``stage`` (R_op covers these, Sec. 1.5); all cells for FINAL."""
+def stage_cells(layers: int, stage: int, ends: tuple[int, int, int] | None = None) -> range:
+    """The cells that belong to ``stage`` (R_op covers these, Sec. 1.5); all cells for FINAL.
+    ``ends``: the stage ends when they are not the DARTS cut (the MobileNet-like space)."""
     if stage == FINAL:
         return range(layers)
-    ends = stage_ends(layers)
+    ends = ends or stage_ends(layers)
     start = 0 if stage == 1 else ends[stage - 2] + 1
     return range(start, ends[stage - 1] + 1)
 

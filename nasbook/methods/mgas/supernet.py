@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ...ops.cell_ops import FactorizedReduce, ReLUConvBN
-from ...spaces.mgas import PRIMITIVES, STEPS, imagenet_stems, is_strided
+from ...spaces.mgas import PRIMITIVES, STEPS, imagenet_stems, is_conv, is_strided
 from ..darts import CellSupernet, num_edges
 from .gated_ops import GatedConvOp, Removed, make_search_op, run_op
 from .stages import FINAL, stage_cells, stage_end, stage_ends
@@ -38,7 +38,15 @@ NODE_EDGES: tuple[tuple[int, ...], ...] = tuple(
 
 
 class SearchCell(nn.Module):
-    """A cell of the super-net with all 7 ops on all 14 edges at width ``c``."""
+    """A cell of the super-net with all 7 ops on all 14 edges at width ``c``.
+
+    The unit containers of both MGAS spaces share this interface (``ops[e][o]``, the
+    ``[edges, ops]`` tensors ``op_logits``, ``op_mask``, ``tau_*``, ``primitives``,
+    ``node_edges``, ``conv_columns``, ``fresh_op``, ``active``), so rounds, the loss, sizes
+    and regrowth are written once (the MobileNet-like layer: :mod:`.mobile`)."""
+
+    primitives = PRIMITIVES
+    node_edges = NODE_EDGES
 
     def __init__(self, c_pp: int, c_p: int, c: int, reduction: bool, reduction_prev: bool):
         super().__init__()
@@ -61,6 +69,15 @@ class SearchCell(nn.Module):
 
     def stride(self, edge: int) -> int:
         return 2 if is_strided(self.reduction, EDGES[edge][0]) else 1
+
+    @property
+    def conv_columns(self) -> torch.Tensor:
+        """Op columns with filter and weight thresholds (the sep/dil convs)."""
+        return torch.tensor([is_conv(n) for n in PRIMITIVES], device=self.op_mask.device)
+
+    def fresh_op(self, e: int, o: int) -> nn.Module:
+        """A freshly initialised op ``o`` of edge ``e`` at the cell's current width (regrowth)."""
+        return make_search_op(PRIMITIVES[o], self.width, self.stride(e)).to(self.op_logits.device)
 
     @property
     def width(self) -> int:
@@ -124,7 +141,49 @@ class SupernetOutput:
     executed: int = 0                           # number of executed cells
 
 
-class MgasSupernet(CellSupernet):
+class StructuredState:
+    """``load_state_dict`` for a super-net whose structure changes during search (ops removed
+    or regrown, channels compacted): shared by both MGAS super-nets."""
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Load a state saved at any point of a search: ops removed or regrown since are
+        removed or rebuilt from the saved op masks, and every tensor whose shape changed by
+        compaction is resized (with its module's channel attributes) before loading."""
+        self.restructure(state_dict)
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+    def restructure(self, state_dict) -> None:
+        for i, cell in enumerate(self.cells):
+            mask = state_dict[f"cells.{i}.op_mask"]
+            for e in range(mask.shape[0]):
+                for o in range(len(cell.primitives)):
+                    present = not isinstance(cell.ops[e][o], Removed)
+                    if bool(mask[e, o]) and not present:
+                        cell.ops[e][o] = cell.fresh_op(e, o)
+                    elif not bool(mask[e, o]) and present:
+                        cell.ops[e][o] = Removed(cell.stride(e))
+        own = dict(self.named_parameters())
+        own_buffers = dict(self.named_buffers())
+        for key, value in state_dict.items():
+            if key in own and own[key].shape != value.shape:
+                own[key].data = torch.empty(value.shape, dtype=own[key].dtype, device=own[key].device)
+            elif key in own_buffers and own_buffers[key].shape != value.shape:
+                mod_name, _, attr = key.rpartition(".")
+                mod = self.get_submodule(mod_name)
+                setattr(mod, attr, torch.empty(value.shape, dtype=own_buffers[key].dtype, device=own_buffers[key].device))
+        for mod in self.modules():   # channel attributes follow the tensors
+            if isinstance(mod, nn.Conv2d):
+                depthwise = mod.groups > 1
+                mod.out_channels = mod.weight.shape[0]
+                if depthwise:
+                    mod.in_channels = mod.groups = mod.weight.shape[0]
+                else:
+                    mod.in_channels = mod.weight.shape[1]
+            elif isinstance(mod, nn.BatchNorm2d):
+                mod.num_features = mod.running_mean.shape[0]
+
+
+class MgasSupernet(StructuredState, CellSupernet):
     """The MGAS super-net: ``layers`` :class:`SearchCell` s of widths C, 2C, 4C, stage heads
     after cells ``end_1`` and ``end_2``, global pooling and a classifier.
 
@@ -151,6 +210,7 @@ class MgasSupernet(CellSupernet):
                          in_channels, PRIMITIVES, cell_factory=factory)
         del self.alphas_normal, self.alphas_reduce  # MGAS: per-cell sigmoid logits instead (Sec. 1.3)
         self.stem_kind, self.head_kind = stem, heads
+        self.space = "darts"
         if stem == "imagenet":
             del self.stem
             self.stem0, self.stem1 = imagenet_stems(in_channels, C)
@@ -176,46 +236,13 @@ class MgasSupernet(CellSupernet):
     def head(self, stage: int) -> nn.Module:
         return {1: self.head1, 2: self.head2}.get(stage, None)
 
+    def fixed_modules(self, stage: int) -> list[nn.Module]:
+        """The modules without units that ``stage`` trains: stems and its head (or the classifier)."""
+        stems = [self.stem] if self.stem_kind == "cifar" else [self.stem0, self.stem1]
+        return stems + [self.head(stage) or self.classifier]
+
     def n_op_units(self) -> int:
         return sum(c.op_mask.numel() for c in self.cells)
-
-    # -- state with structure ------------------------------------------------------------
-    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
-        """Load a state saved at any point of a search: ops removed or regrown since are
-        removed or rebuilt from the saved op masks, and every tensor whose shape changed by
-        compaction is resized (with its module's channel attributes) before loading."""
-        self.restructure(state_dict)
-        return super().load_state_dict(state_dict, strict=strict, assign=assign)
-
-    def restructure(self, state_dict) -> None:
-        for i, cell in enumerate(self.cells):
-            mask = state_dict[f"cells.{i}.op_mask"]
-            for e in range(len(EDGES)):
-                for o, name in enumerate(PRIMITIVES):
-                    present = not isinstance(cell.ops[e][o], Removed)
-                    if bool(mask[e, o]) and not present:
-                        cell.ops[e][o] = make_search_op(name, cell.width, cell.stride(e)).to(cell.op_logits.device)
-                    elif not bool(mask[e, o]) and present:
-                        cell.ops[e][o] = Removed(cell.stride(e))
-        own = dict(self.named_parameters())
-        own_buffers = dict(self.named_buffers())
-        for key, value in state_dict.items():
-            if key in own and own[key].shape != value.shape:
-                own[key].data = torch.empty(value.shape, dtype=own[key].dtype, device=own[key].device)
-            elif key in own_buffers and own_buffers[key].shape != value.shape:
-                mod_name, _, attr = key.rpartition(".")
-                mod = self.get_submodule(mod_name)
-                setattr(mod, attr, torch.empty(value.shape, dtype=own_buffers[key].dtype, device=own_buffers[key].device))
-        for mod in self.modules():   # channel attributes follow the tensors
-            if isinstance(mod, nn.Conv2d):
-                depthwise = mod.groups > 1
-                mod.out_channels = mod.weight.shape[0]
-                if depthwise:
-                    mod.in_channels = mod.groups = mod.weight.shape[0]
-                else:
-                    mod.in_channels = mod.weight.shape[1]
-            elif isinstance(mod, nn.BatchNorm2d):
-                mod.num_features = mod.running_mean.shape[0]
 
     # -- forward -----------------------------------------------------------------------
     def run(self, x, stage: int = FINAL, state: PassState | None = None) -> SupernetOutput:
@@ -255,5 +282,5 @@ def is_gated_conv(op: nn.Module) -> bool:
     return isinstance(op, GatedConvOp)
 
 
-__all__ = ["SearchCell", "MgasSupernet", "SupernetOutput", "EDGES", "NODE_EDGES", "GapHead", "CifarStageHead",
+__all__ = ["StructuredState", "SearchCell", "MgasSupernet", "SupernetOutput", "EDGES", "NODE_EDGES", "GapHead", "CifarStageHead",
            "is_gated_conv"]
