@@ -210,3 +210,30 @@ def test_tiny_search_on_the_command_line(tmp_path, capsys):
     assert s["nonzero_params"] == s["dense_params"] - s["masked_weights"] and s["masked_weights"] > 0
     summary = json.loads((run / "summary.json").read_text())
     assert summary["space"] == "mobilenet_like" and summary["sizes"]["dense_params"] == s["dense_params"]
+
+
+def test_full_scale_imagenet_preset_runs_on_an_imagenet_tree(tmp_path):
+    """The provisional ImageNet preset at full scale (21 layers x 6 candidates, 224 px, 1000
+    classes) takes real steps through the engine on an ImageFolder tree; only the batch and
+    the number of steps are cut."""
+    from PIL import Image
+
+    from nasbook.search import search
+
+    for c in ("n01", "n02"):
+        d = tmp_path / "imagenet" / "train" / c
+        d.mkdir(parents=True)
+        for i in range(4):
+            Image.new("RGB", (250 + i, 240), (i * 40, 100, 200)).save(d / f"{i}.png")
+    res = search("mgas", "imagenet_mobilenet_like_nasbook", tmp_path / "run",
+                 {"data": str(tmp_path / "imagenet"), "batch_size": 2, "stop_after_steps": 2, "progress": False,
+                  "workers": 0, "search_fraction": 1.0, "checkpoint_every": 1}, draw=False)
+    task = res.method
+    assert task.cfg.resolution in (None, 224) and task.model.classifier.out_features == 1000
+    assert task.model.layers == 21 and task.phase.name == "stage1" and not task.ps.done
+    from nasbook.engine.checkpoint import load
+
+    st = load(tmp_path / "run" / "phases" / "0-stage1" / "checkpoint.pt")
+    assert st["position"]["global_step"] == 2
+    weights = [k for k in st["model"] if k.endswith("expand.conv.weight")]
+    assert len(weights) == 21 * 6 and st["model"]["cells.0.ops.0.0.block.expand.conv.weight"].shape == (48, 16, 1, 1)
