@@ -245,7 +245,9 @@ def cmd_space(args, extra):
         info = space_summary()
     elif args.name == "nb201":
         from .spaces.nb201 import space_summary
+        from .spaces.nb201_isomorphism import RULES, count_isomorphism_classes
         info = space_summary()
+        info["isomorphism_classes"] = {rule: count_isomorphism_classes(rule) for rule in RULES}
     else:
         raise SystemExit(f"nasbook space: unknown space {args.name!r}")
     if args.json:

@@ -76,6 +76,17 @@ print(f"{disconnected} cells have no path from input to output (all-`none` cuts)
     code("""cell = sample_cell(gen, connected_only=True)
 print(cell)
 display(SVG(get_space("nb201").draw(cell, out / "nb201_random", formats=("svg",))[0]))"""),
+    md("""How many of these are *different* networks? A `skip_connect` passes its input unchanged, a `none` edge
+adds nothing, and a node's sum does not care about the order of its terms, so many labelled cells compute the same
+function. Writing out the expression each cell computes at its output and grouping equal ones gives the
+**isomorphism classes**: the benchmark authors' string rule gives the "6.5k unique" cells of NATS-Bench (Dong et
+al. 2021, Table 1); a stricter algebraic rule (ours) also uses `x + 0 = x` and merges all disconnected cells."""),
+    code("""from nasbook.spaces.nb201_isomorphism import isomorphism_classes
+
+for rule in ("benchmark", "algebraic"):
+    groups = isomorphism_classes(rule=rule)
+    print(f"{rule:9s} rule: {len(groups):,} distinct networks among {len(cells):,} cells "
+          f"(largest class: {max(map(len, groups.values()))} cells)")"""),
     md("""Because every cell was trained, the whole space can be *looked at*. The benchmark's CIFAR-10 test
 accuracies (read from the shared table; set `NASBOOK_NB201` if it lives elsewhere), grouped by the number of
 nonlinear ops on the cell's deepest path (the few-shot method's splitting rule, notebook `fewshot_nl`):"""),

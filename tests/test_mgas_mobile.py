@@ -212,10 +212,11 @@ def test_tiny_search_on_the_command_line(tmp_path, capsys):
     assert summary["space"] == "mobilenet_like" and summary["sizes"]["dense_params"] == s["dense_params"]
 
 
-def test_full_scale_imagenet_preset_runs_on_an_imagenet_tree(tmp_path):
-    """The provisional ImageNet preset at full scale (21 layers x 6 candidates, 224 px, 1000
-    classes) takes real steps through the engine on an ImageFolder tree; only the batch and
-    the number of steps are cut."""
+@pytest.mark.parametrize("preset", ["imagenet_mobilenet_like_nasbook", "imagenet_darts"])
+def test_full_scale_imagenet_presets_run_on_an_imagenet_tree(tmp_path, preset):
+    """Both provisional ImageNet presets at full scale (224 px, 1000 classes; the mobile one 21
+    layers x 6 candidates, the DARTS one 14 cells at C = 48) take real steps through the engine
+    on an ImageFolder tree; only the batch and the number of steps are cut."""
     from PIL import Image
 
     from nasbook.search import search
@@ -225,15 +226,19 @@ def test_full_scale_imagenet_preset_runs_on_an_imagenet_tree(tmp_path):
         d.mkdir(parents=True)
         for i in range(4):
             Image.new("RGB", (250 + i, 240), (i * 40, 100, 200)).save(d / f"{i}.png")
-    res = search("mgas", "imagenet_mobilenet_like_nasbook", tmp_path / "run",
+    res = search("mgas", preset, tmp_path / "run",
                  {"data": str(tmp_path / "imagenet"), "batch_size": 2, "stop_after_steps": 2, "progress": False,
                   "workers": 0, "search_fraction": 1.0, "checkpoint_every": 1}, draw=False)
     task = res.method
     assert task.cfg.resolution in (None, 224) and task.model.classifier.out_features == 1000
-    assert task.model.layers == 21 and task.phase.name == "stage1" and not task.ps.done
+    assert task.phase.name == "stage1" and not task.ps.done
     from nasbook.engine.checkpoint import load
 
     st = load(tmp_path / "run" / "phases" / "0-stage1" / "checkpoint.pt")
     assert st["position"]["global_step"] == 2
-    weights = [k for k in st["model"] if k.endswith("expand.conv.weight")]
-    assert len(weights) == 21 * 6 and st["model"]["cells.0.ops.0.0.block.expand.conv.weight"].shape == (48, 16, 1, 1)
+    if preset == "imagenet_darts":
+        assert task.model.layers == 14 and task.model.C == 48 and task.model.stem_kind == "imagenet"
+    else:
+        weights = [k for k in st["model"] if k.endswith("expand.conv.weight")]
+        assert task.model.layers == 21 and len(weights) == 21 * 6
+        assert st["model"]["cells.0.ops.0.0.block.expand.conv.weight"].shape == (48, 16, 1, 1)
