@@ -242,3 +242,43 @@ def test_full_scale_imagenet_presets_run_on_an_imagenet_tree(tmp_path, preset):
         weights = [k for k in st["model"] if k.endswith("expand.conv.weight")]
         assert task.model.layers == 21 and len(weights) == 21 * 6
         assert st["model"]["cells.0.ops.0.0.block.expand.conv.weight"].shape == (48, 16, 1, 1)
+
+
+FAST = {"progress": False, "monitor_fraction": 0.0, "batch_size": 16, "max_steps_per_epoch": 2}
+
+
+def test_mobile_search_resumes_to_the_same_end(tmp_path):
+    """Killed mid-phase (after removals and compactions changed the structure) and resumed from
+    its checkpoint, the search ends with the same architecture and weights as an uninterrupted one."""
+    from nasbook.search import search
+
+    full = search("mgas", "tiny_mobilenet_like_nasbook", tmp_path / "a", FAST, draw=False)
+    assert full.method.events and any(r["removed"] for r in full.method.rounds)
+    part = search("mgas", "tiny_mobilenet_like_nasbook", tmp_path / "b", {**FAST, "stop_after_steps": 19}, draw=False)
+    assert not part.method.ps.done and part.method.ps.index == 1      # stopped in stage 2 (the limit counts per phase)
+    res = search("mgas", "tiny_mobilenet_like_nasbook", tmp_path / "b", {"stop_after_steps": None}, resume=True,
+                 draw=False)
+    assert res.arch == full.arch and res.arch.weight_masks == full.arch.weight_masks
+    a, b = full.method.model.state_dict(), res.method.model.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_size_aware_term_mu_on_mobile_candidates():
+    """With mu > 0, R_op weights each candidate by its soft size P~ (Sec. 1.5, our analogue for
+    an inverted-residual block); the term is differentiable in the filter logits."""
+    from nasbook.methods.mgas.loss import soft_sizes
+
+    m = _supernet().train()
+    m.loss_options = dict(mu=1.0, official_nj_bug=False, levels=("op", "filter", "weight"))
+    x = torch.randn(2, 1, 32, 32)
+    _, r_mu, _ = m(x, 0, PassState(keep_live=True), True)
+    sizes = soft_sizes(m.cells[0], [0])
+    op = m.cells[0].ops[0][1]                              # ir_k3_e6, all units live: P~ = weights x log 2
+    full = sum(c.weight.numel() for c in op.convs())
+    assert sizes[0, 1].item() == pytest.approx(1e-6 * full * torch.log(torch.tensor(2.0)).item(), rel=1e-5)
+    r_mu.backward()
+    assert m.cells[0].ops[0][1].gates[0].logits.grad.abs().sum() > 0
+    m.zero_grad()
+    m.loss_options["mu"] = 0.0
+    _, r0, _ = m(x, 0, PassState(keep_live=True), True)
+    assert r_mu.item() > r0.item() > 0
