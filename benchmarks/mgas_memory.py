@@ -20,9 +20,16 @@ fit a CPU run): in each cell of an earlier stage a seeded random 30 % of each no
 kept (at least one), and every gated layer keeps its first 60 % of filters, then the
 official compaction runs. This stands in for "pruned to about 30 % of the proxy".
 
+The MobileNet-like space (ours, Sec. 2.3) has its own settings, ``mobile-tiny`` (the tiny preset's
+skeleton, 32 px) and ``mobile`` (the ``imagenet_mobilenet_like_nasbook`` super-net, 224 px): (a) and
+(b) only, with the same emulated pruning per layer (30 % of the candidates kept, none required
+where the layer has an identity path; 60 % of each candidate's hidden channels). Sec. 6.1's
+expectation is for DARTS cells, so none is printed for them.
+
     python benchmarks/mgas_memory.py                 # tiny (3, 4) and mid (8, 16), CPU
     python benchmarks/mgas_memory.py --json
-    python benchmarks/mgas_memory.py --device cuda --settings mid,large --batch 96
+    python benchmarks/mgas_memory.py --settings mobile-tiny,mobile --batch 2
+    python benchmarks/mgas_memory.py --device cuda --settings mid,large,mobile --batch 96
 """
 from __future__ import annotations
 
@@ -38,17 +45,24 @@ from nasbook.measure import peak_memory
 from nasbook.methods.darts import CellSupernet
 from nasbook.methods.mgas.compaction import compact
 from nasbook.methods.mgas.gated_ops import GatedConvOp
+from nasbook.methods.mgas.mobile import MobileSupernet
 from nasbook.methods.mgas.rounds import remove_op
 from nasbook.methods.mgas.size import proxy
 from nasbook.methods.mgas.stages import FINAL, expected_peak_ratio, stage_activation_sums, stage_cells, stage_end
 from nasbook.methods.mgas.supernet import NODE_EDGES, MgasSupernet
 from nasbook.methods.mgas.units import PassState
 from nasbook.spaces.mgas import PRIMITIVES
+from nasbook.spaces.mgas_mobile import MobileSkeleton
 
 SETTINGS = {
     "tiny": dict(layers=3, C=4, channels=1, resolution=8),     # the tiny preset's geometry (digits 8x8)
     "mid": dict(layers=8, C=16, channels=3, resolution=32),    # the code's HEAD default, CIFAR
     "large": dict(layers=14, C=44, channels=3, resolution=32), # the MG_DARTS search (GPU)
+}
+MOBILE_SETTINGS = {   # ours (Sec. 2.3): the tiny_mobilenet_like_nasbook and imagenet_mobilenet_like_nasbook super-nets
+    "mobile-tiny": dict(skeleton=MobileSkeleton(8, 8, (8, 12, 16, 16, 24, 32), (2, 2, 2, 2, 2, 1), (2, 2, 2, 1, 2, 1), 64),
+                        channels=1, resolution=32, classes=10),
+    "mobile": dict(skeleton=MobileSkeleton(), channels=3, resolution=224, classes=1000),
 }
 
 
@@ -165,10 +179,64 @@ def run_setting(name: str, batch: int, device: str, seed: int = 0) -> dict:
     return out
 
 
+def emulate_mobile_pruning(model: MobileSupernet, stage: int, keep_ops: float = 0.3, keep_filters: float = 0.6,
+                           seed: int = 0) -> None:
+    """:func:`emulate_pruning` for the MobileNet-like super-net: per layer of ``stage`` a seeded
+    random 30 % of its candidates is kept (at least one where there is no identity path), and
+    each kept candidate keeps its first 60 % of hidden channels; then compaction."""
+    g = torch.Generator().manual_seed(seed + stage)
+    for i in model.stage_cells(stage):
+        layer = model.cells[i]
+        ops = layer.active()
+        n_keep = max(0 if layer.residual else 1, math.ceil(keep_ops * len(ops)))
+        for k in torch.randperm(len(ops), generator=g).tolist()[n_keep:]:
+            remove_op(model, i, *ops[k])
+        for _, o in layer.active():
+            gate = layer.ops[0][o].gates[0]
+            gate.mask[math.ceil(keep_filters * gate.channels):] = False
+    compact(model, model.stage_end(stage + 1))
+
+
+def run_mobile_setting(name: str, batch: int, device: str, seed: int = 0) -> dict:
+    s = MOBILE_SETTINGS[name]
+    dev = torch.device(device)
+    torch.manual_seed(seed)
+    x = torch.randn(batch, s["channels"], s["resolution"], s["resolution"], device=dev)
+    y = torch.randint(0, s["classes"], (batch,), device=dev)
+
+    def fresh():
+        torch.manual_seed(seed)
+        return MobileSupernet(s["skeleton"], s["classes"], s["channels"]).to(dev)
+
+    model = fresh()
+    out = {"setting": name, "layers": model.layers, "C": s["skeleton"].stem,
+           "input": [batch, s["channels"], s["resolution"], s["resolution"]], "device": str(dev), "configs": {}}
+    out["configs"]["a_single_stage"] = {"final": measure(step_fn(model, x, y), dev)}
+    del model
+    model = fresh()
+    phases = {"stage1": measure(step_fn(model, x, y, 1), dev)}
+    for stage in (2, 3):
+        emulate_mobile_pruning(model, stage - 1, seed=seed)
+        phases[f"stage{stage}"] = measure(step_fn(model, x, y, stage), dev)
+    emulate_mobile_pruning(model, 3, seed=seed)
+    phases["final"] = measure(step_fn(model, x, y, FINAL), dev)
+    phases["proxy_after_emulated_pruning"] = proxy(model)
+    out["configs"]["b_multi_stage"] = phases
+    single = out["configs"]["a_single_stage"]["final"]
+    r = {ph: m["saved_bytes"] / single["saved_bytes"] for ph, m in phases.items()
+         if isinstance(m, dict) and "saved_bytes" in m and "saved_bytes" in single}
+    stages = [v for k, v in r.items() if k.startswith("stage")]
+    r["peak_over_stages"] = max(stages) if stages else float("nan")
+    out["ratios_to_single_stage"] = {"b_multi_stage": r}
+    out["analytic_expectation"] = None
+    return out
+
+
 def table(results: list[dict]) -> str:
     lines = []
     for r in results:
-        lines.append(f"\n{r['setting']}: (L, C) = ({r['layers']}, {r['C']}), input {tuple(r['input'])}, {r['device']}")
+        what = f"{r['layers']} searchable layers" if r["setting"] in MOBILE_SETTINGS else f"(L, C) = ({r['layers']}, {r['C']})"
+        lines.append(f"\n{r['setting']}: {what}, input {tuple(r['input'])}, {r['device']}")
         lines.append(f"  {'config':24s} {'phase':8s} {'saved MB':>9s} {'cuda peak MB':>13s} {'/ (a)':>7s}")
         single = r["configs"]["a_single_stage"]["final"].get("saved_bytes")
         for key, phases in r["configs"].items():
@@ -183,6 +251,10 @@ def table(results: list[dict]) -> str:
                 lines.append(f"  {key:24s} {ph:8s} {m['saved_bytes'] / 2**20:9.2f} {cuda} {ratio:7.3f}")
         ex = r["analytic_expectation"]
         b = r["ratios_to_single_stage"]["b_multi_stage"]
+        if ex is None:   # the MobileNet-like space (ours): no Sec. 6.1 expectation
+            lines.append(f"  (b) multi-stage / (a) single-stage, peak over the stages: {b['peak_over_stages']:.3f}"
+                         " (MobileNet-like space, ours; no Sec. 6.1 expectation)")
+            continue
         lines.append("  (b) multi-stage / (a) single-stage, measured vs Sec. 6.1 (reduction cells counted at their"
                      " output | input resolution; earlier stages kept at 30 %):")
         for ph in ("stage1", "stage2", "stage3"):
@@ -196,7 +268,8 @@ def table(results: list[dict]) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    p.add_argument("--settings", default="tiny,mid", help="comma list of tiny, mid, large (default tiny,mid)")
+    p.add_argument("--settings", default="tiny,mid",
+                   help="comma list of tiny, mid, large, mobile-tiny, mobile (default tiny,mid)")
     p.add_argument("--batch", type=int, default=None, help="batch size (default 4 on CPU, 96 on CUDA)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument("--seed", type=int, default=0)
@@ -210,10 +283,11 @@ def main(argv=None) -> int:
         torch.backends.cudnn.benchmark = False   # workspace allocations distort peaks (Sec. 6.2)
     batch = args.batch or (96 if args.device.startswith("cuda") else 4)
     names = [n.strip() for n in args.settings.split(",") if n.strip()]
-    bad = [n for n in names if n not in SETTINGS]
+    bad = [n for n in names if n not in SETTINGS and n not in MOBILE_SETTINGS]
     if bad:
-        p.error(f"unknown setting(s) {bad}; known: {', '.join(SETTINGS)}")
-    results = [run_setting(n, batch, args.device, args.seed) for n in names]
+        p.error(f"unknown setting(s) {bad}; known: {', '.join([*SETTINGS, *MOBILE_SETTINGS])}")
+    results = [(run_mobile_setting if n in MOBILE_SETTINGS else run_setting)(n, batch, args.device, args.seed)
+               for n in names]
     summary = {"benchmark": "mgas_memory", "torch": torch.__version__, "batch": batch, "results": results,
                "gpu": torch.cuda.get_device_name(0) if args.device.startswith("cuda") else None,
                "note": "earlier stages' pruning emulated (see the module docstring)"}

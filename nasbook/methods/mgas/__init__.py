@@ -15,5 +15,7 @@ One concept per module:
 * :mod:`.compaction`   channel compaction and width harmonisation
 * :mod:`.derive`       derivation to an :class:`~nasbook.spaces.mgas.MGASGenotype`
 * :mod:`.search`       the config and the engine task (phases)
+* :mod:`.mobile`       OURS: the provisional MobileNet-like space (Sec. 2.3): its super-net,
+                       compaction and derivation; everything else above is shared with it
 """
 from .search import MgasConfig, MgasSearch  # noqa: F401
