@@ -198,7 +198,7 @@ def test_tiny_search_on_the_command_line(tmp_path, capsys):
 
     run = tmp_path / "run"
     assert main(["search", "mgas", "--preset", "tiny_mobilenet_like_nasbook", "--out", str(run), "--set", "progress=false",
-                 "--set", "max_epochs_per_phase=4", "--set", "threshold_lr=0.5"]) == 0
+                 "--set", "monitor_fraction=0.0", "--batch-size", "16"]) == 0
     arch = load_arch(run / "arch.json")
     assert isinstance(arch, MGASMobileArch) and arch.weight_masks is not None
     assert (run / "masks.npz").exists() and (run / "cells.svg").exists()    # the drawn network
