@@ -155,8 +155,8 @@ def cmd_derive(args, extra):
     import yaml
 
     run = Path(args.run)
-    if not (run / "config.yaml").exists() or not (run / "checkpoint.pt").exists():
-        raise SystemExit(f"nasbook derive: {run} is not a run folder (needs config.yaml and checkpoint.pt)")
+    if not (run / "config.yaml").exists():
+        raise SystemExit(f"nasbook derive: {run} is not a run folder (it has no config.yaml)")
     saved = yaml.safe_load((run / "config.yaml").read_text())
     from .config import make_config
     from .data import dataset_info
@@ -165,7 +165,10 @@ def cmd_derive(args, extra):
     cls = get_method(saved["method"])
     cfg = make_config(cls.Config, saved["config"])
     task = cls(cfg, dataset_info(cfg.dataset, cfg.resolution))
-    task.model.load_state_dict(load(run / "checkpoint.pt")["model"])
+    try:
+        task.load_run(run)
+    except ValueError as e:
+        raise SystemExit(f"nasbook derive: {e}") from None
     arch = task.derive()
     write_arch(run, arch, cls.key, saved.get("preset", "?"), task, draw=not args.no_draw)
     print(arch)

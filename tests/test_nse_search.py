@@ -37,6 +37,9 @@ def test_rounds_state_files_and_resume_after_a_killed_round(tmp_path):
     assert all(len(s) <= 3 for s in task.state.subsets)
     arch = load_arch(tmp_path / "full")  # the run folder holds the derived value
     assert arch == full.arch and arch.pool == "MAC-27"
+    (tmp_path / "full" / "arch.json").unlink()   # `nasbook derive` re-derives it from the saved round state
+    assert cli_main(["derive", str(tmp_path / "full"), "--no-draw"]) == 0
+    assert load_arch(tmp_path / "full") == full.arch
 
     # killed in the middle of round 1 (global step 5 of 6), then resumed: same final front
     killed = search("nse", "tiny", tmp_path / "kill", {**SMALL, "stop_after_steps": 5})
@@ -44,6 +47,16 @@ def test_rounds_state_files_and_resume_after_a_killed_round(tmp_path):
     resumed = search("nse", "tiny", tmp_path / "kill", {"stop_after_steps": None}, resume=True)
     assert resumed.method.state.front == task.state.front
     assert resumed.method.state.subsets == task.state.subsets and resumed.arch == full.arch
+
+
+def test_derive_a_run_stopped_before_its_first_front(tmp_path):
+    """Before round 0 ends there is no Pareto front: `nasbook derive` rebuilds the round's
+    super-net from its checkpoint and derives what the search itself wrote."""
+    stopped = search("nse", "tiny", tmp_path / "run", {**SMALL, "stop_after_steps": 2})
+    assert not stopped.method.state.front
+    (tmp_path / "run" / "arch.json").unlink()
+    assert cli_main(["derive", str(tmp_path / "run"), "--no-draw"]) == 0
+    assert load_arch(tmp_path / "run") == stopped.arch
 
 
 def test_round_reset_and_warm_start():

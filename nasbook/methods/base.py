@@ -1,6 +1,7 @@
 """What every search method provides on top of an engine :class:`~nasbook.engine.Task`."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 from ..config import SearchConfig
@@ -26,6 +27,16 @@ class SearchMethod(Task):
     def derive(self) -> Any:
         """The architecture value the current super-net state stands for."""
         raise NotImplementedError
+
+    def load_run(self, run: Path) -> None:
+        """Restore what :meth:`derive` needs from a run folder (``nasbook derive``); the default
+        loads the super-net of ``RUN/checkpoint.pt``. Methods with rounds override it."""
+        from ..engine.checkpoint import load
+
+        ck = Path(run) / "checkpoint.pt"
+        if not ck.exists():
+            raise ValueError(f"{run} has no checkpoint.pt (has the search started?)")
+        self.model.load_state_dict(load(ck)["model"])
 
     def run(self, trainer: Trainer, resume: bool = False) -> list[dict]:
         """The search loop; the default is one engine run. Methods with rounds or stages

@@ -287,6 +287,25 @@ class NSESearch(SearchMethod):
         self.state = state
         return history
 
+    def load_run(self, run: Path) -> None:
+        """``nasbook derive``: the round state of ``RUN/nse_state.json`` (its Pareto front is what
+        :meth:`derive` picks from); before the first front, the super-net of the latest round
+        checkpoint, rebuilt over that round's subsets."""
+        run = Path(run)
+        if not (run / STATE_FILE).exists():
+            raise ValueError(f"{run} has no {STATE_FILE} (has the search started?)")
+        saved = json.loads((run / STATE_FILE).read_text())
+        self.state, self.records = RoundState.from_dict(saved["state"]), saved.get("records", [])
+        if self.state.front:
+            return
+        rounds = sorted(p for p in run.glob("round[0-9][0-9]") if (p / Trainer.CHECKPOINT).exists())
+        if not rounds:
+            raise ValueError(f"{run} has neither a Pareto front nor a round checkpoint yet")
+        st = load_checkpoint(rounds[-1] / Trainer.CHECKPOINT)
+        self.load_state_dict(st["task"])
+        self.model = self.build_supernet(self.state.subsets)
+        self.model.load_state_dict(st["model"])
+
     def _save(self, base: Path, state: RoundState) -> None:
         tmp = base / (STATE_FILE + ".tmp")
         tmp.write_text(json.dumps({"state": state.to_dict(), "target": self.target, "records": self.records}) + "\n")
