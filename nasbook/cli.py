@@ -217,7 +217,8 @@ def cmd_info(args, extra):
         print(json.dumps(info))
         return 0
     print(f"{info['name']}  ({info['space']} space, counted on {info['dataset']} at {tuple(info['input_shape'])})")
-    print(f"  params: {info['params']:,} ({info['params_m']:.2f}M, auxiliary head excluded)")
+    aux = ", auxiliary head excluded" if info["space"] in ("darts", "mgas") else ""   # the spaces that have one
+    print(f"  params: {info['params']:,} ({info['params_m']:.2f}M{aux})")
     print(f"  MACs:   {info['macs']:,} ({info['macs_m']:.1f}M)")
     for k, v in info.get("sizes", {}).items(): print(f"  {k + ':':24s}{v:,}")
     if info.get("reported"):
