@@ -204,6 +204,10 @@ def test_tiny_search_on_the_command_line(tmp_path, capsys):
     assert (run / "masks.npz").exists() and (run / "cells.svg").exists()    # the drawn network
     rounds = json.loads((run / "rounds.json").read_text())
     assert {r["phase"] for r in rounds["rounds"]} >= {"stage1", "final"}
+    last = rounds["rounds"][-1]   # the target stop (Sec. 1.7), checked after removal and after compaction
+    target = json.loads((run / "summary.json").read_text())["target"]
+    assert last["phase"] == "final" and last["finished"]
+    assert min(last["size_after_removal"], last["size_after_compaction"]) < target
     capsys.readouterr()
     assert main(["info", str(run / "arch.json"), "--dataset", "digits", "--json"]) == 0
     s = json.loads(capsys.readouterr().out)["sizes"]
