@@ -48,6 +48,9 @@ def test_skeleton_reproduces_torchvision_mobilenet_v2():
     ours.load_state_dict(dict(zip(dst, src)), strict=False)
     x = torch.randn(2, 3, 64, 64)
     assert torch.allclose(ours(x), ref(x), atol=1e-5)
+    from nasbook.measure import count_macs
+
+    assert count_macs(ours, (3, 224, 224)) == count_macs(ref, (3, 224, 224))   # ~300M, MobileNetV2's 0.3 GFLOPs
 
 
 def test_full_scale_supernet_construction():
