@@ -73,14 +73,23 @@ def _method_help(method: str) -> str:
 
 
 def _preset_note(method: str, preset: str) -> str:
-    """The first comment of ``preset`` in the method's preset file when it says "OURS"."""
+    """The comment block under ``preset:`` in the method's preset file when it starts "OURS"."""
+    from importlib import resources
+
+    from .config import PRESET_DIR
     from .methods import get_method
-    from .retrain import _first_comment
 
     try:
-        text = _first_comment(f"{get_method(method).key}.yaml", preset)
+        lines = resources.files(PRESET_DIR).joinpath(f"{get_method(method).key}.yaml").read_text().splitlines()
+        start = lines.index(f"{preset}:") + 1
     except (OSError, ValueError, KeyError):
         return ""
+    block = []
+    for ln in lines[start:]:
+        if not ln.strip().startswith("#"):
+            break
+        block.append(ln.strip().lstrip("# "))
+    text = " ".join(block)
     return text if text.startswith("OURS") else ""
 
 

@@ -72,6 +72,16 @@ def test_provisional_presets_say_they_are_ours():
     for preset in ("imagenet_darts", "imagenet_darts_small", "imagenet_mobilenet_like_nasbook"):
         assert _preset_note("mgas", preset).startswith("OURS"), preset
     assert _preset_note("mgas", "paper") == "" and _preset_note("mgas", "paper_small") == ""
+    assert "definition was not available" in _preset_note("mgas", "imagenet_mobilenet_like_nasbook")
+
+
+def test_search_says_an_ours_preset_is_ours_before_anything_runs(tmp_path, capsys):
+    from nasbook.cli import main
+
+    assert main(["search", "mgas", "--preset", "imagenet_mobilenet_like_nasbook", "--data", str(tmp_path),
+                 "--out", str(tmp_path / "run")]) == 2            # no ImageNet here: a clear error ...
+    err = capsys.readouterr().err
+    assert "is ours, not the paper's" in err and "imagenet was not found" in err   # ... after the note
 
 
 def test_presets_resolve():
