@@ -18,7 +18,12 @@ EXAMPLE_ARCH = {"darts": "darts_v2", "entrannas": "darts_v2", "mgas": "mg_darts_
                 "metakernels": "efficientnet_b0", "nse": "nsenet", "fewshot_nl": "mobilenet_v2"}
 
 
-def arch_for(recipe: str) -> str:
+def arch_for(recipe: str):
+    if recipe == "mgas-imagenet_mobilenet_like_nasbook":   # our MobileNet-like space: no published member
+        from nasbook.spaces.mgas_mobile import MobileSkeleton, single_path_arch
+
+        return single_path_arch("ir_k5_e3", MobileSkeleton(8, 8, (8, 12, 16, 16, 24, 32), (2, 2, 2, 2, 2, 1),
+                                                           (2, 2, 2, 1, 2, 1), 64))
     return EXAMPLE_ARCH[recipe.split("-")[0]]
 
 
