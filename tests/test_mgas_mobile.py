@@ -289,3 +289,36 @@ def test_size_aware_term_mu_on_mobile_candidates():
     m.loss_options["mu"] = 0.0
     _, r0, _ = m(x, 0, PassState(keep_live=True), True)
     assert r_mu.item() > r0.item() > 0
+
+
+def test_space_size_agrees_with_the_architecture_value(capsys):
+    """`nasbook space mgas_mobile`: per layer, the subsets of the six candidates that make a valid
+    architecture value are counted by construction (a first layer needs one; a layer with an
+    identity path may be empty), and the space size is their product."""
+    from itertools import combinations
+
+    from nasbook.cli import main
+    from nasbook.spaces.mgas_mobile import space_summary
+
+    base = [list(layer) for layer in single_path_arch("ir_k3_e3", TINY).layers]
+    valid = []
+    for i in (0, 1):                      # layer 0 has no identity path, layer 1 has one
+        n = 0
+        for k in range(7):
+            for subset in combinations(CANDIDATES, k):
+                layers = [list(layer) for layer in base]
+                layers[i] = [(c, 8) for c in subset]
+                try:
+                    MGASMobileArch(layers, TINY)
+                    n += 1
+                except ValueError:
+                    pass
+        valid.append(n)
+    assert valid == [63, 64]
+    plan = TINY.plan()
+    first = sum(1 for c_in, c_out, s, _ in plan if not (s == 1 and c_in == c_out))
+    assert space_summary(TINY)["architectures"] == valid[0] ** first * valid[1] ** (len(plan) - first)
+    assert main(["space", "mgas_mobile", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["supernet_proxy"] == mobile_supernet_size(MobileSkeleton(), "official_proxy")
+    assert info["searchable_layers"] == 21 and info["layers_with_identity"] == 15

@@ -344,6 +344,21 @@ def size_report(arch: MGASMobileArch, num_classes: int = 1000, in_channels: int 
             "depth": arch.depth(), "candidates_kept": arch.n_ops()}
 
 
+def space_summary(sk: MobileSkeleton = MobileSkeleton()) -> dict:
+    """``nasbook space mgas_mobile``: the searchable layers, the number of architectures at the
+    op level (any non-empty subset of the six candidates, or also none where the layer has an
+    identity path; hidden widths and weight masks not counted) and the super-net's sizes."""
+    plan = sk.plan()
+    residual = sum(has_residual(c_in, c_out, s) for c_in, c_out, s, _ in plan)
+    n = len(CANDIDATES)
+    full = supernet_arch(sk)
+    return {"space": "mgas_mobile", "ours": "mgas.md Sec. 2.3 (decision D6): not the paper's space",
+            "skeleton": sk.to_dict(), "searchable_layers": len(plan), "layers_with_identity": residual,
+            "candidates": list(CANDIDATES), "stage_ends": list(sk.stage_ends()),
+            "architectures": (2 ** n - 1) ** (len(plan) - residual) * (2 ** n) ** residual,
+            "supernet_params": count_params_analytic(full), "supernet_proxy": proxy_size(full)}
+
+
 def _input_shape(dataset: str):
     """ImageNet at 224; anything else at 32 (the stride-32 skeleton needs at least that)."""
     from ..data import dataset_info
