@@ -26,12 +26,7 @@ TINY = MobileSkeleton(8, 8, (8, 12, 16, 16, 24, 32), (2, 2, 2, 2, 2, 1), (2, 2, 
 MOBILENET_V2 = MobileSkeleton(32, 16, (24, 32, 64, 96, 160, 320), (2, 3, 4, 3, 3, 1), (2, 2, 2, 1, 2, 1), 1280)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_skeleton_reproduces_torchvision_mobilenet_v2():

@@ -38,7 +38,7 @@ from ...spaces.mgas_mobile import (ACT, CANDIDATE_GEOMETRY, CANDIDATES, MGASMobi
 from .compaction import CompactionRecord, _even, select_bn, select_conv, select_gate
 from .gated_ops import GatedMBConv, Removed
 from .stages import FINAL, stage_cells
-from .supernet import GapHead, StructuredState, SupernetOutput
+from .supernet import GapHead, SupernetOutput, UnitSupernet
 from .units import PassState, discretize, live_op_gates
 
 
@@ -105,7 +105,7 @@ class MobileSearchLayer(nn.Module):
         return total, p, gates
 
 
-class MobileSupernet(StructuredState, nn.Module):
+class MobileSupernet(UnitSupernet, nn.Module):
     """The MobileNet-like MGAS super-net (ours, Sec. 2.3): stem, fixed first block, the
     searchable layers (``cells``, so that rounds and sizes index them like DARTS cells), stage
     heads after groups 2 and 4, final 1x1 conv, global pooling and classifier."""
@@ -162,17 +162,6 @@ class MobileSupernet(StructuredState, nn.Module):
         head = self.head(stage)
         out.logits = head(x) if head is not None else self.classifier(torch.flatten(self.global_pooling(self.last(x)), 1))
         return out
-
-    def forward(self, x, stage: int | None = None, state: PassState | None = None, regularise: bool = False):
-        """As :meth:`~.supernet.MgasSupernet.forward`."""
-        stage = self.default_stage if stage is None else stage
-        out = self.run(x, stage, state)
-        if not regularise:
-            return out.logits
-        from .loss import regularisers
-
-        r_op, r_tau = regularisers(self, out, stage, state or PassState())
-        return out.logits, r_op, r_tau
 
 
 # ---------------------------------------------------------------------------------------

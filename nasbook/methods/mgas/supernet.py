@@ -141,9 +141,23 @@ class SupernetOutput:
     executed: int = 0                           # number of executed cells
 
 
-class StructuredState:
-    """``load_state_dict`` for a super-net whose structure changes during search (ops removed
-    or regrown, channels compacted): shared by both MGAS super-nets."""
+class UnitSupernet:
+    """What both MGAS super-nets share on top of their own ``run(x, stage, state)``: the
+    forward with the regularisers, and ``load_state_dict`` for a structure that changes during
+    search (ops removed or regrown, channels compacted)."""
+
+    def forward(self, x, stage: int | None = None, state: PassState | None = None, regularise: bool = False):
+        """Logits of ``stage``'s sub-net (default ``default_stage``: the phase the search is in, so
+        that the engine's evaluation measures the sub-net being trained); with ``regularise``
+        also ``(R_op, R_tau)`` of the pass (inside forward, so DDP sees every parameter in use)."""
+        stage = self.default_stage if stage is None else stage
+        out = self.run(x, stage, state)
+        if not regularise:
+            return out.logits
+        from .loss import regularisers
+
+        r_op, r_tau = regularisers(self, out, stage, state or PassState())
+        return out.logits, r_op, r_tau
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Load a state saved at any point of a search: ops removed or regrown since are
@@ -183,7 +197,7 @@ class StructuredState:
                 mod.num_features = mod.running_mean.shape[0]
 
 
-class MgasSupernet(StructuredState, CellSupernet):
+class MgasSupernet(UnitSupernet, CellSupernet):
     """The MGAS super-net: ``layers`` :class:`SearchCell` s of widths C, 2C, 4C, stage heads
     after cells ``end_1`` and ``end_2``, global pooling and a classifier.
 
@@ -264,23 +278,10 @@ class MgasSupernet(StructuredState, CellSupernet):
         out.logits = head(s1) if head is not None else self.classifier(torch.flatten(self.global_pooling(s1), 1))
         return out
 
-    def forward(self, x, stage: int | None = None, state: PassState | None = None, regularise: bool = False):
-        """Logits of ``stage``'s sub-net (default ``default_stage``: the phase the search is in, so
-        that the engine's evaluation measures the sub-net being trained); with ``regularise``
-        also ``(R_op, R_tau)`` of the pass (inside forward, so DDP sees every parameter in use)."""
-        stage = self.default_stage if stage is None else stage
-        out = self.run(x, stage, state)
-        if not regularise:
-            return out.logits
-        from .loss import regularisers
-
-        r_op, r_tau = regularisers(self, out, stage, state or PassState())
-        return out.logits, r_op, r_tau
-
 
 def is_gated_conv(op: nn.Module) -> bool:
     return isinstance(op, GatedConvOp)
 
 
-__all__ = ["StructuredState", "SearchCell", "MgasSupernet", "SupernetOutput", "EDGES", "NODE_EDGES", "GapHead", "CifarStageHead",
+__all__ = ["UnitSupernet", "SearchCell", "MgasSupernet", "SupernetOutput", "EDGES", "NODE_EDGES", "GapHead", "CifarStageHead",
            "is_gated_conv"]
