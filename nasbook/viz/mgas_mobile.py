@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..spaces.mgas_mobile import CANDIDATE_GEOMETRY, MGASMobileArch, has_residual
+from .cells import render
 
 #: one colour per kernel size, darker for expansion 6
 _COLOURS = {(3, 3): "lightskyblue", (3, 6): "steelblue", (5, 3): "palegreen3", (5, 6): "forestgreen",
@@ -48,12 +49,4 @@ def mobile_dot(arch: MGASMobileArch):
 
 def draw_mgas_mobile(arch: MGASMobileArch, stem: str | Path, formats: Sequence[str] = ("svg", "png")) -> list[Path]:
     """Render ``STEM.FMT``; returns the paths."""
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    g = mobile_dot(arch)
-    out = []
-    for fmt in formats:
-        p = stem.parent / f"{stem.name}.{fmt}"
-        p.write_bytes(g.pipe(format=fmt))
-        out.append(p)
-    return out
+    return render(mobile_dot(arch), stem, formats)
