@@ -19,6 +19,9 @@ if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.deps-installed" ]; then
   "$venv/bin/pip" install -q --upgrade pip >&2 || true
   # Dependencies first (plain pip: it sees the machine's local wheel mirrors), then nasbook.
   "$venv/bin/pip" install -q -e "$repo[dev]" >&2
+  # The NAS-Bench-201 authors' package, only as a test reference (differential tests of the NB201
+  # cell and network); --no-deps because it declares no pins we want pulled in.
+  "$venv/bin/pip" install -q --no-deps xautodl==1.0.0 >&2
   touch "$venv/.deps-installed"
 fi
 stamp="$venv/.nasbook-at-$(echo "$repo" | sha256sum | cut -c1-12)"

@@ -133,10 +133,17 @@ class Task:
 
     model: nn.Module
     #: names of the data streams the task needs each step: ("train",) or ("train", "arch").
+    #: The first stream sets the epoch length (one pass over it); every other stream is
+    #: re-drawn with a fresh order whenever it runs out, as the PC-DARTS / DARTS code draws
+    #: architecture batches with ``next(iter(valid_queue))`` inside the weight loop. So a small
+    #: architecture split (EnTranNAS's 10% / 2.5% ImageNet split, Meta Kernels' 80/20) never
+    #: shortens an epoch over the weight split.
     streams: tuple[str, ...] = ("train",)
-    #: streams that restart with a fresh order when exhausted (e.g. a small architecture split
-    #: cycled under a larger weight split); the epoch length follows the other streams.
-    cycled_streams: tuple[str, ...] = ()
+
+    @property
+    def cycled_streams(self) -> tuple[str, ...]:
+        """The streams re-drawn when exhausted: all but the first."""
+        return tuple(self.streams[1:])
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError
@@ -249,9 +256,9 @@ class Trainer:
         return self.ema.module if self.ema is not None else self.task.model
 
     def steps_per_epoch(self) -> int:
-        n = min(len(self.loaders[s].sampler) // self.loaders[s].batch_size
-                if self.loaders[s].drop_last else math.ceil(self.loaders[s].sampler.per_rank / self.loaders[s].batch_size)
-                for s in self.task.streams if s not in self.task.cycled_streams)
+        first = self.loaders[self.task.streams[0]]  # the epoch is one pass over the first stream
+        n = (first.sampler.per_rank // first.batch_size if first.drop_last
+             else math.ceil(first.sampler.per_rank / first.batch_size))
         if self.cfg.max_steps_per_epoch:
             n = min(n, self.cfg.max_steps_per_epoch)
         return n

@@ -94,7 +94,7 @@ class MetaKernelsSearch(SearchMethod):
     key = "metakernels"
     Config = MetaKernelsConfig
     streams = ("train", "arch")
-    cycled_streams = ("arch",)  # D_a (20%) is cycled under D_w (80%): an epoch is one pass over D_w
+    # D_a (20%) is cycled under D_w (80%) by the engine: an epoch is one pass over D_w
 
     def __init__(self, cfg: MetaKernelsConfig, info):
         super().__init__(cfg, info)
