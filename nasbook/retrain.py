@@ -140,7 +140,7 @@ class RetrainConfig:
 
 def check_supported(cfg: RetrainConfig) -> None:
     """Values that name a protocol we do not implement are errors naming the key."""
-    allowed = {"optimizer": ("sgd", "rmsprop", "rmsproptf"), "lr_schedule": (None, "cosine", "linear", "step"),
+    allowed = {"optimizer": ("sgd", "rmsprop", "rmsproptf"), "lr_schedule": (None, "cosine", "linear", "pcdarts_linear", "step"),
                "lr_interval": ("step", "epoch"), "drop_path_ramp": ("linear", "none"), "train_split": ("full",),
                "auto_augment": (None, False, "autoaugment", "randaugment"), "weight_masks": (None, "apply")}
     for key, ok in allowed.items():
@@ -252,6 +252,8 @@ def lr_at(cfg: RetrainConfig, t: float) -> float:
     ``base * gamma ** floor(t / every)`` counted from t = 0 (DARTS ImageNet, EfficientNet).
     """
     base, W, E = cfg.base_lr(), cfg.lr_warmup_epochs, cfg.epochs
+    if cfg.schedule() == "pcdarts_linear":
+        return pcdarts_linear_lr(base, math.floor(t), E, W)
     if W > 0 and t < W:
         if cfg.lr_interval == "epoch":
             return base * (math.floor(t) + 1) / W
@@ -267,6 +269,22 @@ def lr_at(cfg: RetrainConfig, t: float) -> float:
     if kind == "cosine":
         return cfg.lr_min + (base - cfg.lr_min) * (1 + math.cos(math.pi * u)) / 2
     return base * (1 - u)  # linear
+
+
+def pcdarts_linear_lr(base: float, epoch: int, epochs: int, warmup: float) -> float:
+    """The PC-DARTS ImageNet retraining schedule (``train_imagenet.py``, ``adjust_lr``), per
+    epoch: linear decay from epoch 0, ``base (E - 5 - e) / (E - 5)``, with a smaller slope in
+    the last 5 epochs, ``base (E - e) / (5 (E - 5))``; in the first ``warmup`` epochs the decayed
+    value is multiplied by ``(e + 1) / warmup``. Unlike ``linear``, the decay does not wait for
+    the warm-up to end."""
+    E = epochs
+    if E - epoch > 5:
+        lr = base * (E - 5 - epoch) / max(E - 5, 1)
+    else:
+        lr = base * (E - epoch) / (max(E - 5, 1) * 5)
+    if warmup > 0 and epoch < warmup:
+        lr *= (epoch + 1) / warmup
+    return lr
 
 
 def lr_lambda(cfg: RetrainConfig, steps_per_epoch: int):

@@ -137,3 +137,25 @@ def test_genotype_with_variable_fan_in_builds():
     net = build_network(g, "cifar10", C=8, layers=5)
     assert net(torch.randn(1, 3, 32, 32)).shape == (1, 10)
     assert Genotype.from_json(g.to_json()) == g
+
+
+def test_ista_nas_genotypes_are_in_the_zoo_as_the_authors_published_them():
+    """ISTA-NAS (the EnTranNAS authors' earlier method) ships in the zoo: cells of its 7-op
+    primitives (no 'none'), two inputs per node from earlier nodes, and the two-stage cell
+    counts the 3.32M parameters of a C=36, 20-cell CIFAR network."""
+    from nasbook import zoo
+    from nasbook.spaces.darts_zoo import ISTA_IMAGENET, ISTA_ONESTAGE, ISTA_TWOSTAGE
+
+    ista_ops = {"max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
+                "dil_conv_3x3", "dil_conv_5x5"}
+    for name, g in [("ista_nas_twostage", ISTA_TWOSTAGE), ("ista_nas_onestage", ISTA_ONESTAGE),
+                    ("ista_nas_imagenet", ISTA_IMAGENET)]:
+        assert zoo.get(name).arch == g
+        for cell in (g.normal, g.reduce):
+            assert len(cell) == 4 and all(len(node) == 2 for node in cell)
+            assert {op for node in cell for op, _ in node} <= ista_ops
+    # first and last edges of the published two-stage normal cell, in the authors' flat order
+    assert ISTA_TWOSTAGE.normal[0][0] == ("skip_connect", 0) and ISTA_TWOSTAGE.normal[3][1] == ("skip_connect", 0)
+    assert ISTA_IMAGENET.reduce[3] == (("sep_conv_3x3", 2), ("skip_connect", 3))
+    net = build_network(ISTA_TWOSTAGE, "cifar10", auxiliary=True)
+    assert count_params(net, exclude=("auxiliary_head",)) == 3_316_726

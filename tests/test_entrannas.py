@@ -297,11 +297,34 @@ def test_top2_gap_is_nonzero_dst_gap_is_zero():
     derived = transit_forward(e, s0, s1, pair_indices(derive_top2(p, 4, PRIMITIVES), PRIMITIVES))
     gap = (engine - derived).norm() / engine.norm()
     assert gap > 0.1
+
+
+def _engine_and_transit(alpha, beta):
+    """The Engine-cell's output and that of a separate Transit-cell of the derived genotype
+    holding the same weights (Sec. 1.7: the DST gap)."""
     e7 = cell_of(EngineCell, primitives=OPS7)
-    for b in (-1.0, 0.0, 1.0):
-        w = dst_weights(alpha[:, 1:], torch.full((4,), b, dtype=torch.float64))
-        S = pair_indices(derive_dst(w.q, 4, OPS7), OPS7)
-        assert torch.equal(engine_forward(e7, s0, s1, w.qhat, None), engine_forward(e7, s0, s1, w.qhat, S))
+    t7 = cell_of(TransitCell, primitives=OPS7, seed=123)
+    t7.load_state_dict(e7.state_dict())
+    s0, s1 = inputs()
+    w = dst_weights(alpha, beta)
+    S = pair_indices(derive_dst(w.q, 4, OPS7), OPS7)
+    return engine_forward(e7, s0, s1, w.qhat, None), t7(s0, s1, S), S
+
+
+def test_dst_gap_between_engine_and_transit_cell_is_zero_with_one_op_per_edge():
+    engine, transit, S = _engine_and_transit(polarised_alpha(), torch.zeros(4, dtype=torch.float64))
+    assert all(len({i for i, _ in node}) == len(node) for node in S)
+    assert torch.allclose(engine, transit, atol=1e-12, rtol=0)
+
+
+def test_dst_gap_is_nonzero_when_an_edge_keeps_two_ops():
+    alpha = polarised_alpha()
+    alpha[0, :] = 0.0
+    alpha[0, 3], alpha[0, 4] = 3.0, 3.0  # edge 2<-0 keeps sep_conv_3x3 and sep_conv_5x5 at equal weight
+    engine, transit, S = _engine_and_transit(alpha, torch.zeros(4, dtype=torch.float64))
+    assert sorted(k for i, k in S[0] if i == 0) == [3, 4]
+    gap = ((engine - transit).norm() / engine.norm()).item()
+    assert gap > 0.05
 
 
 # -- Sec. 9 check 10: DST gradients ---------------------------------------------------------------

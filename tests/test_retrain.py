@@ -60,6 +60,11 @@ def _cos(base, t, total, lo=0.0):
     return lo + (base - lo) * (1 + math.cos(math.pi * t / total)) / 2
 
 
+def _pcdarts(e, base=0.5, E=250):
+    lr = base * (E - 5 - e) / (E - 5) if E - e > 5 else base * (E - e) / ((E - 5) * 5)
+    return lr * (e + 1) / 5 if e < 5 else lr
+
+
 # recipe -> (lr_interval, formula of the epoch t), written from the papers / codes, not from lr_at
 FORMULAS = {
     "darts-cifar10": lambda e: _cos(0.025, e, 600),                        # DARTS A.2: cosine, per epoch
@@ -69,9 +74,10 @@ FORMULAS = {
     "mgas-cifar100": lambda e: _cos(0.02, e, 600),
     "darts-imagenet": lambda e: 0.1 * 0.97 ** e,                           # DARTS: x0.97 every epoch
     "entrannas-imagenet-darts": lambda e: 0.1 * 0.97 ** e,
-    # PC-DARTS: lr (e+1)/5 for 5 epochs, then lr (1 - (e-5)/245)
-    "entrannas-imagenet": lambda e: 0.5 * (e + 1) / 5 if e < 5 else 0.5 * (1 - (e - 5) / 245),
-    "mgas-imagenet_darts": lambda e: 0.5 * (e + 1) / 5 if e < 5 else 0.5 * (1 - (e - 5) / 245),
+    # PC-DARTS train_imagenet.py: adjust_lr decays linearly from epoch 0 (slope 1/245, the last
+    # 5 epochs 1/1225); the first 5 epochs multiply that value by (e+1)/5
+    "entrannas-imagenet": lambda e: _pcdarts(e),
+    "mgas-imagenet_darts": lambda e: _pcdarts(e),
     # ours (mgas.md Sec. 4.4): 5 warm-up epochs from 0, then cosine from 0.4 to 0 over 295 (per step)
     "mgas-imagenet_mobilenet_like_nasbook": lambda t: 0.4 * t / 5 if t < 5 else _cos(0.4, t - 5, 295),
     # EfficientNet: 0.016 x batch/256, linear warm-up 5 epochs, x0.97 every 2.4 epochs (per step)

@@ -80,12 +80,14 @@ class EnTranNASConfig(SearchConfig):
 
 
 def weight_lr_factor(epoch: int, epochs: int, lr: float, lr_min: float, warmup: int) -> float:
-    """Cosine annealing from ``lr`` to ``lr_min`` over ``epochs``, times a linear warm-up
-    ``(epoch + 1) / warmup`` in the first ``warmup`` epochs (PC-DARTS ImageNet search), as a
-    factor of ``lr``."""
+    """The weight lr of ``epoch`` as a factor of ``lr``: cosine annealing from ``lr`` to
+    ``lr_min`` over ``epochs``; in the first ``warmup`` epochs the linear ramp
+    ``lr * (epoch + 1) / warmup`` *replaces* it, as the PC-DARTS ImageNet search code sets
+    ``param_group['lr'] = lr * (epoch + 1) / 5`` from the base lr, not from the cosine value."""
+    if warmup > 0 and epoch < warmup:
+        return (epoch + 1) / warmup
     cos = lr_min + (lr - lr_min) * 0.5 * (1 + math.cos(math.pi * min(epoch, epochs) / epochs))
-    ramp = min(1.0, (epoch + 1) / warmup) if warmup > 0 else 1.0
-    return cos * ramp / lr
+    return cos / lr
 
 
 class EnTranNASSearch(SearchMethod):
