@@ -193,7 +193,7 @@ near zero or even below it, usually below "count alone". The figures that matter
 (CIFAR-10, 250+ epochs on a GPU); the authors' development runs reach τ ≈ 0.70-0.77 there (spec §5.2)."""),
     code("""fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 for ax, (name, run) in zip(axes, (("fewshot_nl", fs), ("spos", sp))):
-    rep = rank_run(run.run_dir, BENCH, sample=RANK_SAMPLE, progress=False, plot=False)
+    rep = rank_run(run.run_dir, BENCH, sample=RANK_SAMPLE, gt_dataset="cifar10", progress=False, plot=False)
     saved = __import__("json").loads((run.run_dir / "rank.json").read_text())
     rank_cells = [NB201Cell.parse(s) for s in saved["cells"]]
     plot_ranking(saved["predicted"], table.accs(rank_cells), rank_cells, run.method.subspaces, rep, ax=ax)

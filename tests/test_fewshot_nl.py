@@ -88,9 +88,12 @@ def test_update_shares_under_uniform_sampling():
 
 
 def _train(mode, steps=8, **over):
-    """Train the tiny preset for ``steps`` steps; per step, which supernets' weights moved."""
+    """Train the tiny preset for ``steps`` steps; per step, which supernets' weights moved.
+    Gradients are set to None between steps so that a supernet moves only when it is sampled
+    (with the authors' zeroed gradients, momentum moves it afterwards too: test_fewshot_steps)."""
     cfg = make_config("fewshot_nl", "tiny", {"sampling": mode, "epochs": 1, "max_steps_per_epoch": steps,
-                                             "progress": False, "N": 1, "C": 4, **over})
+                                             "progress": False, "N": 1, "C": 4, "zero_grad_set_to_none": True,
+                                             **over})
     loaders, info = FewShotNLSearch.search_loaders(cfg)
     torch.manual_seed(0)
     task = FewShotNLSearch(cfg, info)
@@ -294,17 +297,22 @@ def test_tiny_search_is_reproducible_and_resumes_exactly(tmp_path):
     assert [e["updates"] for e in epochs if e["event"] == "epoch"] == [[3, 3, 3], [6, 6, 6]]
 
     # ranking against the benchmark, and the found cell's accuracy looked up
-    report = rank_run(tmp_path / "a", BENCH, sample=40, progress=False)
-    assert report["n"] == 40 and -1 <= report["kendall_tau"] <= 1
+    with pytest.raises(ValueError, match="searched on 'digits'.*--gt cifar10"):
+        rank_run(tmp_path / "a", BENCH, sample=40, progress=False)  # digits vs the CIFAR-10 column: refused
+    report = rank_run(tmp_path / "a", BENCH, sample=40, gt_dataset="cifar10", progress=False)
+    assert report["n"] == 40 and report["transfer"] == "cifar10"
     assert report["found"]["benchmark_accuracy"] == load_nb201(BENCH).lookup(a.arch)
     assert (tmp_path / "a" / "rank_scatter.png").exists()
     saved = json.loads((tmp_path / "a" / "rank.json").read_text())
-    assert len(saved["predicted"]) == 40 and saved["ground_truth"].startswith("cifar10")
+    assert len(saved["predicted"]) == 40 and saved["ground_truth"].startswith("transfer to cifar10")
 
 
 def test_rank_command_prints_one_json_object(tmp_path, capsys):
     search("spos", "tiny", tmp_path / "s", QUICK)
-    assert main(["rank", str(tmp_path / "s"), "--benchmark", BENCH, "--sample", "12", "--json", "--no-plot"]) == 0
+    assert main(["rank", str(tmp_path / "s"), "--benchmark", BENCH, "--sample", "12", "--json", "--no-plot"]) == 2
+    assert "--gt cifar10" in capsys.readouterr().err  # a digits run is not ranked against CIFAR-10 silently
+    assert main(["rank", str(tmp_path / "s"), "--benchmark", BENCH, "--sample", "12", "--json", "--no-plot",
+                 "--gt", "cifar10"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["method"] == "spos" and out["n"] == 12 and set(out["tau_within_subspace"]) == {"{0,1,2,3}"}
 

@@ -3,7 +3,8 @@
 Population 50, 20 generations. Each generation keeps the 10 best candidates seen so far,
 makes 25 mutation children (a top-10 parent with each gene redrawn with probability 0.1)
 and 25 crossover children (each gene from one of two top-10 parents), and refills the
-population with random architectures. Duplicates and candidates that break the constraint
+population with random architectures. Each kind has its own quota (SPOS code): when
+mutation falls short, random architectures make up the difference, not crossover. Duplicates and candidates that break the constraint
 (e.g. a FLOPs limit) are rejected, and every evaluated candidate is cached: at most
 50 + 20 x 50 = 1050 evaluations. Fitness is computed by the caller, with the supernet that
 owns the candidate's count.
@@ -75,8 +76,11 @@ def evolve(subspaces, fitness: Callable[[object], float], seed: int = 0, populat
                         "top": [str(subspaces.from_genes(g)) for g in top]})
         if log:
             log(f"generation {gen}: best fitness {scores[top[0]]:.2f} ({len(scores)} evaluated)")
-        candidates = fill(mutate, mutation_children, [], 10 * mutation_children)
-        candidates = fill(cross, mutation_children + crossover_children, candidates, 10 * crossover_children)
-        candidates = fill(random_genes, population, candidates, 1000 * population)
+        # each kind has its own quota and its own 10x tries, as in the SPOS code
+        # (get_mutation / get_crossover): a shortfall of one is made up by random candidates,
+        # never by the other kind
+        mutation = fill(mutate, mutation_children, [], 10 * mutation_children)
+        crossover = fill(cross, crossover_children, [], 10 * crossover_children)
+        candidates = fill(random_genes, population, mutation + crossover, 1000 * population)
     best = max(scores, key=lambda g: (scores[g], tuple(-x for x in g)))
     return EvolutionResult(subspaces.from_genes(best), scores[best], scores, history)

@@ -65,6 +65,11 @@ class FewShotNLConfig(SearchConfig):
     wd_weights_only: bool = False        # ImageNet: no decay on BN parameters or biases
     label_smoothing: float = 0.0
     grad_clip: float | None = None       # the code does not clip
+    # The authors' PyTorch 1.x code calls ``optimizer.zero_grad()``, which *zeroes* gradients:
+    # an op sampled once keeps a zero gradient, so SGD still moves it by momentum and weight
+    # decay on steps that do not sample it (the default here). True sets gradients to None,
+    # PyTorch 2's default, which freezes unsampled ops (their momentum and decay wait).
+    zero_grad_set_to_none: bool = False
     train_portion: float = 0.5           # CIFAR: 25k supernet training / 25k search
     holdout_per_class: int | None = None  # ImageNet: 50 held-out images per class
     # search after training (Sec. 1.7)
@@ -149,7 +154,7 @@ class FewShotNLSearch(SearchMethod):
 
     def training_step(self, batches, ctx):
         x, y = ctx.to_device(batches["train"])
-        self._opt.zero_grad(set_to_none=True)
+        self._opt.zero_grad(set_to_none=self.cfg.zero_grad_set_to_none)
         draws = draw(self.cfg.sampling, self.subspaces, ctx.step, self.cfg.seed)
         metrics = {}
         for k, arch in draws:
@@ -172,11 +177,19 @@ class FewShotNLSearch(SearchMethod):
         return out
 
     def state_dict(self):
-        return {"updates": list(self.updates), "epoch_loss": list(self._epoch_loss), "epoch_n": list(self._epoch_n)}
+        # which parameters hold a (zeroed) gradient: with the authors' zero_grad() those move by
+        # momentum and decay on every later step, so an exact resume must restore them
+        has_grad = [p.grad is not None for p in self.model.parameters()]
+        return {"updates": list(self.updates), "epoch_loss": list(self._epoch_loss), "epoch_n": list(self._epoch_n),
+                "has_grad": has_grad}
 
     def load_state_dict(self, state):
         self.updates = list(state["updates"])
         self._epoch_loss, self._epoch_n = list(state["epoch_loss"]), list(state["epoch_n"])
+        if not self.cfg.zero_grad_set_to_none:
+            for p, had in zip(self.model.parameters(), state.get("has_grad", [])):
+                if had and p.grad is None:
+                    p.grad = torch.zeros_like(p)
 
     # -- scoring and search -----------------------------------------------------------------
     def device(self) -> torch.device:

@@ -4,7 +4,8 @@
   from it, all on the same minibatch, losses summed. After T steps every supernet has had
   exactly T updates, whatever the size of its subspace.
 * ``"uniform"`` (SPOS): one subnet per step, uniform over the whole space; subspace k gets a
-  share |S_k| / |S| of the updates (58.3 / 35.3 / 6.4 % for K = 3 on NAS-Bench-201).
+  share |S_k| / |S| of the updates: for K = 3 on NAS-Bench-201, 57.3 / 36.1 / 6.5 % without
+  the 341 disconnected cells (the default), 58.3 / 35.3 / 6.4 % over all 15,625.
 * ``"balanced_random"`` (the development code's NAS-Bench-201 "balanced" sampler): one subnet
   per step from a subspace chosen uniformly at random: balanced only in expectation.
 * ``"balanced_roundrobin"`` [O]: one subnet per step from the subspace with the fewest draws
