@@ -261,11 +261,14 @@ def cmd_space(args, extra):
         from .spaces.nb201_isomorphism import RULES, count_isomorphism_classes
         info = space_summary()
         info["isomorphism_classes"] = {rule: count_isomorphism_classes(rule) for rule in RULES}
+    elif args.name == "mgas":
+        from .spaces.mgas import space_summary
+        info = space_summary()
     elif args.name == "mgas_mobile":
         from .spaces.mgas_mobile import space_summary
         info = space_summary()
     else:
-        raise SystemExit(f"nasbook space: unknown space {args.name!r} (known: darts, nb201, mbconv, mgas_mobile)")
+        raise SystemExit(f"nasbook space: unknown space {args.name!r} (known: darts, nb201, mbconv, mgas, mgas_mobile)")
     if args.json:
         print(json.dumps(info))
     else:
@@ -325,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     z.set_defaults(func=cmd_zoo)
 
     sp = sub.add_parser("space", help="size of a search space")
-    sp.add_argument("name", help="darts, mbconv, nb201, mgas_mobile (ours, MGAS Sec. 2.3)")
+    sp.add_argument("name", help="darts, mbconv, nb201, mgas, mgas_mobile (ours, MGAS Sec. 2.3)")
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_space)
 

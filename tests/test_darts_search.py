@@ -111,3 +111,22 @@ def test_run_folder_contents(tmp_path, tiny_overrides):
         assert (tmp_path / "r" / f).exists(), f
     epoch = [h for h in res.history if h["event"] == "epoch"][0]
     assert 0.0 <= epoch["val_top1"] <= 1.0 and len(epoch["alphas_normal"]) == 14
+
+
+def test_derive_cell_orders_by_strength_and_breaks_ties_like_the_darts_code():
+    """DARTS code ``genotype()``: edges sorted by their strongest non-'none' weight (a stable
+    sort, so of equal edges the lower index wins), listed strongest first; on each edge the first
+    op of the largest weight (strict '>'), never 'none'."""
+    w = torch.full((14, 8), 0.01)
+    # node 0 (edges 0, 1): equal strength 0.5 -> edge 0 first; on edge 1 two ops tie -> the first
+    w[0, 4], w[1, 3], w[1, 4] = 0.5, 0.5, 0.5
+    # node 1 (edges 2, 3, 4): strengths 0.2, 0.3 (under a 'none' of 0.9), 0.25 -> edges 3 then 4
+    w[2, 7], w[3, 0], w[3, 6], w[4, 2] = 0.2, 0.9, 0.3, 0.25
+    # node 3 (edges 9..13, sources 0..4): the strongest are sources 4 and 1, listed in that order
+    w[10, 5], w[13, 1], w[12, 2] = 0.6, 0.8, 0.4
+    nodes = derive_cell(w)
+    assert nodes[0] == [("sep_conv_3x3", 0), ("skip_connect", 1)]  # skip_connect (3) before sep_conv_3x3 (4)
+    assert nodes[1] == [("dil_conv_3x3", 1), ("avg_pool_3x3", 2)]
+    assert nodes[3] == [("max_pool_3x3", 4), ("sep_conv_5x5", 1)]
+    # node 2: every weight equal -> edges 0 and 1, each with the first non-'none' op
+    assert nodes[2] == [("max_pool_3x3", 0), ("max_pool_3x3", 1)]

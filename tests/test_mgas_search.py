@@ -150,6 +150,27 @@ def test_target_stop_lands_within_one_decrement(size_fn):
 
 
 # -- check 15 ---------------------------------------------------------------------------
+def hand_proxy(g):
+    """Pi of a derived genotype from its op widths alone: ``C_in k^2 + C_in mid + k^2 mid +
+    mid out`` per sep_conv, ``C_in k^2 + C_in out`` per dil_conv, ``c^2`` per skip from node 0
+    or 1 of a true reduction cell (``c`` its nominal width: 2C, 4C)."""
+    L, C = g.layers, g.stem_C
+    total = 0
+    for i, cell in enumerate(g.cells):
+        for op, src, _, widths in cell:
+            if op.startswith(("sep", "dil")):
+                k2 = int(op[-1]) ** 2
+                if op.startswith("sep"):
+                    c_in, mid, out = widths
+                    total += c_in * k2 + c_in * mid + k2 * mid + mid * out
+                else:
+                    c_in, out = widths
+                    total += c_in * k2 + c_in * out
+            elif op == "skip_connect" and src < 2 and i in (L // 3, 2 * L // 3):
+                total += (2 * C if i == L // 3 else 4 * C) ** 2
+    return total
+
+
 def test_final_round_order_of_events_with_readded_filters(tmp_path):
     res = search("mgas", "tiny", tmp_path / "run", {**FAST, "stages": 1, "target_params": "85%",
                                                      "compaction_floor": 1.0}, draw=False)
@@ -160,7 +181,7 @@ def test_final_round_order_of_events_with_readded_filters(tmp_path):
     assert after > before            # the floor re-added filters in the last compaction
     exported = size_report(res.arch, 10, 1)["proxy_nasbook"]
     assert exported == after == proxy(task.model)
-    assert exported == before + (after - before)
+    assert hand_proxy(res.arch) == after    # Pi of the exported widths, by the Sec. 1.7 formula
     assert (tmp_path / "run" / "arch.json").exists() and (tmp_path / "run" / "masks.npz").exists()
 
 
@@ -172,3 +193,99 @@ def test_resume_ends_where_an_uninterrupted_run_ends(tmp_path):
     assert res.arch == full.arch
     a, b = full.method.model.state_dict(), res.method.model.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+# -- the official final phase (docs/methods/mgas.md, official_* switches) ------------------
+def recorded(overrides):
+    """A single-stage tiny search; at every step the filter logits, cell weights and stem
+    weights, at every epoch end the cells' BN shifts and running variances."""
+    import nasbook.methods.mgas.search as S
+
+    holder, log = {}, []
+
+    def hook(event, info):
+        task = holder["task"]
+        m = task.model
+        if event == "step":
+            log.append(dict(event=event, epoch=info["epoch"], compactions=task.ps.compactions,
+                            filters=[p.detach().clone() for c in m.cells for n, p in c.named_parameters()
+                                     if n.endswith(".logits")],
+                            cells=[p.detach().clone() for c in m.cells for n, p in c.named_parameters()
+                                   if n.rsplit(".", 1)[-1] in ("weight", "bias")],
+                            stem=m.stem[0].weight.detach().clone()))
+        elif event == "epoch":
+            bns = [b for c in m.cells for b in c.modules() if isinstance(b, torch.nn.BatchNorm2d)]
+            log.append(dict(event=event, epoch=info["epoch"], round="round" in info, compactions=task.ps.compactions,
+                            beta_zero=all(not b.bias.detach().any() for b in bns),
+                            var_one=all(bool((b.running_var == 1).all()) for b in bns)))
+
+    orig = S.MgasSearch.__init__
+
+    def init(self, *a, **k):
+        orig(self, *a, **k)
+        holder["task"] = self
+
+    S.MgasSearch.__init__ = init
+    try:
+        res = search("mgas", "tiny", None, {**SINGLE, **overrides}, hooks=[hook], draw=False)
+    finally:
+        S.MgasSearch.__init__ = orig
+    return res, log
+
+
+def _same(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_official_final_commit_drops_every_gated_off_op_in_the_last_round():
+    ours = single_stage("official_proxy").method
+    official = search("mgas", "tiny", None, {**SINGLE, "official_final_commit": True}, draw=False).method
+    T = ours.target
+    # ours: the last round stops removing as soon as the size is below T (here: at once, the
+    # commit of filters and weights alone got there) and keeps the other gated-off ops
+    last = ours.rounds[-1]
+    assert last["finished"] and last["size_after_commit"] < T and last["candidates"] > 0 and last["removed"] == []
+    # the code: every round removes every candidate, so the last one undershoots T by a whole round
+    assert all(len(r["removed"]) == r["candidates"] for r in official.rounds)
+    last = official.rounds[-1]
+    assert last["finished"] and last["candidates"] > 1
+    removed = sum(s for *_, s in last["removed"])
+    assert last["size_after_removal"] == last["size_after_commit"] - removed
+    assert T - last["size_after_removal"] > max(s for *_, s in last["removed"])   # more than one op below T
+
+
+def test_official_stale_optimizers_freeze_the_rebuilt_tensors():
+    def steps_after_compaction(log):
+        st = [r for r in log if r["event"] == "step" and r["compactions"] >= 1]
+        return [(a, b) for a, b in zip(st, st[1:]) if a["epoch"] == b["epoch"]]
+
+    _, ours = recorded({})
+    _, stale = recorded({"official_stale_optimizers": True})
+    pairs_ours, pairs_stale = steps_after_compaction(ours), steps_after_compaction(stale)
+    assert pairs_ours and pairs_stale
+    # ours: filter logits and cell weights keep training after a compaction
+    assert any(not _same(a["filters"], b["filters"]) for a, b in pairs_ours)
+    assert any(not _same(a["cells"], b["cells"]) for a, b in pairs_ours)
+    # the code: neither moves across a step after the first final-phase compaction; the stem still does
+    assert all(_same(a["filters"], b["filters"]) and _same(a["cells"], b["cells"]) for a, b in pairs_stale)
+    assert all(not torch.equal(a["stem"], b["stem"]) for a, b in pairs_stale)
+    # each compaction resets the cells' BN shift and running statistics (ours keeps them)
+    rounds = [r for r in stale if r["event"] == "epoch" and r["round"]]
+    assert rounds and all(r["beta_zero"] and r["var_one"] for r in rounds)
+    assert not any(r["beta_zero"] or r["var_one"] for r in ours if r["event"] == "epoch" and r["round"])
+
+
+# -- the tiny preset goes through every phase ---------------------------------------------
+def test_tiny_run_visits_every_phase_and_prunes_in_the_final_phase():
+    res = search("mgas", "tiny", None, {"progress": False}, draw=False)
+    task = res.method
+    phases = [h["phase"] for h in res.history]
+    assert [p for k, p in enumerate(phases) if k == 0 or phases[k - 1] != p] == ["stage1", "stage2", "stage3", "final"]
+    final = [r for r in task.rounds if r["phase"] == "final"]
+    # the final phase starts above the target, removes ops and ends by its stop rule, not the cap
+    assert final and final[0]["size_before_commit"] > task.target
+    assert sum(len(r["removed"]) for r in final) > 0
+    assert final[-1]["finished"] and not task.ps.capped and task.ps.done
+    assert [r for r in final if r["finished"]] == [final[-1]]
+    for s in ("stage1", "stage2", "stage3"):   # each stage ends by its ratio rule
+        assert [r["finished"] for r in task.rounds if r["phase"] == s][-1]

@@ -16,7 +16,7 @@ from nasbook.methods.mgas.stages import FINAL
 from nasbook.methods.mgas.supernet import MgasSupernet
 from nasbook.methods.mgas.units import PassState
 from nasbook.spaces import load_arch
-from nasbook.spaces.mgas import CONV_GEOMETRY, PRIMITIVES, MGASNetwork, MGASWeightMasks, count_params_analytic
+from nasbook.spaces.mgas import PRIMITIVES, MGASNetwork, MGASWeightMasks, count_params_analytic, size_report
 
 
 @pytest.fixture(autouse=True)
@@ -79,15 +79,18 @@ def test_compaction_readds_filters_to_the_harmonised_width():
         g.mask[[0, 1, 2]] = False   # 1 survivor: k = 2 (even) ...
     cell.pre_gates[0].mask[:] = False                     # ... and 0 -> 2
     assert harmonised_width(cell) == 2
-    mids = {(e, o): mid_width(cell.ops[e][o], 2) for e, o in cell.active() if isinstance(cell.ops[e][o], GatedConvOp)}
     rec = compact(m, m.layers - 1)
     assert rec.readded[0] == 1                            # one channel no layer kept
-    expected = 0                                          # Pi of cell 0 from the harmonised widths
-    for (e, o), mid in mids.items():
-        k2 = CONV_GEOMETRY[PRIMITIVES[o]][0] ** 2
-        w = 2
-        expected += (w * k2 + w * mid + k2 * mid + mid * w) if PRIMITIVES[o].startswith("sep") else w * k2 + w * w
-    assert proxy(m, [0]) == expected
+    # by hand: width w = 2; the mid gates were not touched, so 4 mid filters survive and a
+    # sep_conv's mid width is max(4, mean of in and out = 2) = 4
+    seps = [cell.ops[e][o] for e, o in cell.active() if PRIMITIVES[o].startswith("sep")]
+    assert len(seps) == 28 and all(op.c_mid == 4 for op in seps)
+    assert mid_width(seps[0], 2) == 4
+    sep = lambda k2: 2 * k2 + 2 * 4 + k2 * 4 + 4 * 2   # noqa: E731  C_in k^2 + C_in mid + k^2 mid + mid out
+    dil = lambda k2: 2 * k2 + 2 * 2                     # noqa: E731  C_in k^2 + C_in out
+    per_edge = sep(9) + sep(25) + dil(9) + dil(25)
+    assert per_edge == 70 + 166 + 22 + 54
+    assert proxy(m, [0]) == 14 * per_edge == 4368         # cell 0 is a normal cell: no skip term
 
 
 # -- check 8 ----------------------------------------------------------------------------
@@ -175,6 +178,39 @@ def test_regrowth_brings_back_a_pruned_op():
     assert regrow_count(84, 0.2) == 16 and regrow_count(4, 0.2) == 0
 
 
+def test_regrowth_importance_by_hand():
+    """Sec. 1.9 steps 3-5 on hand-made momentum and logits (per official code's regrow())."""
+    m = tiny()
+    cells = range(2)
+    for e in range(14):                                   # cell 0: no max_pool_3x3 (type 6) left
+        remove_op(m, 0, e, 6)
+    with torch.no_grad():
+        for c in m.cells:
+            c.op_logits.zero_()                           # sigmoid = 0.5 for every active op
+    opt = torch.optim.SGD([c.op_logits for c in m.cells[:2]], lr=1.0, momentum=0.9)
+    buf0 = torch.arange(1.0, 8.0).repeat(14, 1)           # |momentum| = t + 1 for type t
+    buf0[:, 0] *= -1                                      # the sign does not matter
+    opt.state[m.cells[0].op_logits]["momentum_buffer"] = buf0
+    opt.state[m.cells[1].op_logits]["momentum_buffer"] = torch.full((14, 7), 2.0)
+    plan = regrowth_distribution(m, cells, opt)
+    # cell 0: G = 1..6 and, for the missing type, half the smallest: 0.5 (sum 21.5);
+    # A = 0.5 six times and 0.25 (sum 3.25); I_0t = (G / 21.5 + A / 3.25) / 2
+    G0 = torch.tensor([1, 2, 3, 4, 5, 6, 0.5], dtype=torch.float64)
+    A0 = torch.tensor([2, 2, 2, 2, 2, 2, 1], dtype=torch.float64) / 13
+    I0t = 0.5 * G0 / 21.5 + 0.5 * A0
+    assert torch.allclose(plan.type_importance[0], I0t, atol=1e-12)
+    assert torch.allclose(plan.type_importance[1], torch.full((7,), 1 / 7, dtype=torch.float64), atol=1e-12)
+    # cells: Gc = (21.5 / 84, 14 / 98) = (43, 24) / 168, Ac = (3.25 / 84, 3.5 / 98) = (13, 12) / 336
+    Ic = torch.tensor([0.5 * 43 / 67 + 0.5 * 13 / 25, 0.5 * 24 / 67 + 0.5 * 12 / 25], dtype=torch.float64)
+    assert torch.allclose(plan.cell_importance, Ic, atol=1e-12)
+    assert torch.allclose(plan.prob, Ic[:, None] * torch.stack([I0t, torch.full((7,), 1 / 7, dtype=torch.float64)]),
+                          atol=1e-12)
+    # a draw inside (cell 0, type 6) at 3/4 of its interval picks the edge 3/4 along the 14 pruned ones
+    lo = float(plan.prob[0, :6].sum())
+    u = torch.tensor([lo + 0.75 * float(plan.prob[0, 6])], dtype=torch.float64)
+    assert regrow(m, cells, 1, opt, uniforms=u).regrown == [(0, 10, 6)]   # int(0.75 * 14) = 10
+
+
 # -- check 12 ---------------------------------------------------------------------------
 def test_derivation_round_trip(tmp_path):
     m = tiny()
@@ -203,8 +239,14 @@ def test_derivation_round_trip(tmp_path):
     dense = count_params(net)
     assert dense == count_params_analytic(loaded, 10, in_channels=1)
     zeros = sum(int((~c.weight_mask).sum()) for c in net.modules() if hasattr(c, "weight_mask"))
-    assert zeros == g.weight_masks.zeros() and dense - zeros == dense - g.weight_masks.zeros()
+    assert zeros == g.weight_masks.zeros()
     copy_weights_to_network(m, net)
+    # the non-zero count, counted on the built network (every parameter, but in a masked conv
+    # only the entries of the copied weights that its mask leaves non-zero), against the
+    # derivation's own report of dense - masked zeros
+    live = sum(int(((p * c.weight_mask) != 0).sum()) if n == "weight" and hasattr(c, "weight_mask") else p.numel()
+               for c in net.modules() for n, p in c.named_parameters(recurse=False))
+    assert live == size_report(loaded, 10, in_channels=1)["nonzero_params"] < dense
     net.eval()
     assert torch.allclose(net(X), m(X, FINAL, PassState("discrete")), atol=1e-5)
 

@@ -89,6 +89,32 @@ def test_lambda_controller_sequence_and_freeze():
     assert c.update(0, mean_ce=0.5, mean_lambda_rop=0.6, freeze_ratio=0.5) > lam
 
 
+# -- R_op (Sec. 1.5) ---------------------------------------------------------------------
+def test_op_regulariser_formula_by_hand():
+    """``log(1 + n_j p / S_j)`` summed over the live ops of each node, on hand-made values."""
+    import math
+
+    from nasbook.methods.mgas.loss import op_regulariser
+
+    m = tiny()
+    cell = m.cells[0]
+    remove_op(m, 0, 0, 6)                      # edge 0 op 6 removed: it leaves S of node 2
+    p = torch.full((14, 7), 0.5, dtype=torch.float64)
+    p[1] = 0.25                                # node 2: edge 0 at 0.5, edge 1 at 0.25
+    gates = torch.zeros(14, 7, dtype=torch.float64)
+    gates[0, 0] = gates[0, 1] = gates[1, 0] = 1.0   # node 2: 3 live ops
+    gates[2, 0] = gates[4, 3] = 1.0                 # node 3 (edges 2-4): 2 live ops
+    gates[5, 1] = 1.0                               # node 4 (edges 5-8): 1 live op; node 5: none
+    # node 2: S = 6 * 0.5 + 7 * 0.25 = 4.75, n = 3 -> 2 log(1 + 1.5/4.75) + log(1 + 0.75/4.75)
+    node2 = 2 * math.log(25 / 19) + math.log(22 / 19)
+    node3 = 2 * math.log(1 + 2 * 0.5 / 10.5)        # S = 21 * 0.5, n = 2
+    node4 = math.log(1 + 1 * 0.5 / 14)              # S = 28 * 0.5, n = 1
+    assert op_regulariser(cell, p, gates).item() == pytest.approx(node2 + node3 + node4, rel=1e-12)
+    # official_nj_bug: nodes 4 and 5 count their live ops over node 3's edges (n = 2)
+    bug = node2 + node3 + math.log(1 + 2 * 0.5 / 14)
+    assert op_regulariser(cell, p, gates, official_nj_bug=True).item() == pytest.approx(bug, rel=1e-12)
+
+
 # -- check 5 ----------------------------------------------------------------------------
 def test_last_op_protection_keeps_one_op_per_node():
     m = tiny()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import zlib
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
@@ -679,3 +680,35 @@ def masked_macs(net: nn.Module, input_shape: tuple) -> tuple[int, int]:
     for m in masked_convs(net):
         saved += int((~m.weight_mask).sum()) * positions.get(id(m), 0)
     return dense, dense - saved
+
+
+# ---------------------------------------------------------------------------------------
+# ``nasbook space mgas``
+# ---------------------------------------------------------------------------------------
+
+def space_summary(layers: int = 14, C: int = 44) -> dict:
+    """``nasbook space mgas``: the DARTS-like MGAS space at the ``paper`` preset's size
+    (Sec. 2.1-2.2; docs/methods/mgas.md). Op level only: a cell keeps any subset of the 7 ops
+    on each of its 14 edges as long as every intermediate node keeps one op (the architecture
+    value's rule, and the search's last-op protection), so node j with ``j`` input edges has
+    ``2^(7 j) - 1`` choices; the ``layers`` cells are searched separately (filter widths and
+    weight masks not counted). The super-net sizes: maskable sep/dil conv weights (every edge
+    of width ``c`` holds ``6c^2 + 102c``) and the size proxy Pi with our skip term on the
+    true reduction cells."""
+    n_ops = len(PRIMITIVES)
+    per_cell = 1
+    for j in range(2, STEPS + 2):
+        per_cell *= 2 ** (n_ops * j) - 1
+    edges = [(i, j) for j in range(2, STEPS + 2) for i in range(j)]
+    reductions = reduction_cells(layers)
+    maskable = proxy = 0
+    for cell in range(layers):
+        c = nominal_width(C, layers, cell)
+        w = sum(conv_weights(op, (c, c, c) if is_sep(op) else (c, c)) for op in CONV_GEOMETRY) * len(edges)
+        maskable += w
+        proxy += w + (sum(c * c for i, _ in edges if i < 2) if cell in reductions else 0)
+    return {"space": "mgas", "ops": list(PRIMITIVES), "edges_per_cell": len(edges), "intermediate_nodes": STEPS,
+            "layers": layers, "C": C, "reduction_cells": list(reductions),
+            "architectures_per_cell": per_cell, "architectures_log10": round(layers * math.log10(per_cell), 1),
+            "op_units": layers * len(edges) * n_ops,
+            "supernet_maskable_weights": maskable, "supernet_proxy": proxy}

@@ -12,8 +12,12 @@ mask set to 0; it stays off unless regrowth brings it back.
 * In the final phase candidates are removed one at a time, in the code's order (cell, edge,
   op), while the size is still at or above the target; the round stops removing as soon as
   the size falls below the target, and the candidates it did not reach are not removed
-  (ours: the spec's "stop removing as soon as Pi < T". In the official code the proxy counts
-  committed masks, so there the removal loop never moves it; Sec. 1.7).
+  (ours [I]: the stop lands within one op of the target).
+* ``official_final_commit=True`` reproduces the official code instead: its commit writes the
+  live op gates into ``_masks`` before the ``prune_op(max=1)`` loop of
+  ``cifar_search/train_search.py``, and both its size (``current_flops``) and the loop read
+  ``_masks``, so the loop cannot move the size and removes every gated-off op; the round that
+  reaches the target can undershoot it by a whole round (docs/methods/mgas.md).
 """
 from __future__ import annotations
 

@@ -11,6 +11,8 @@
         compact cells up to end_{s+1} (L-1 after stage 3)
     final phase: reset thresholds; lambda = 0; warm-up; rounds with ops removed one at a
         time and compaction after every round; stop when size < target
+        (``official_final_commit``: every gated-off op at once; ``official_stale_optimizers``:
+        the code's stale optimisers after compaction; docs/methods/mgas.md)
 
 Each phase is one :class:`~nasbook.engine.Trainer` run (its own checkpoint and metrics in
 ``RUN/phases/<k>-<name>/``); a phase ends through :meth:`Task.finished`. Everything a
@@ -89,6 +91,9 @@ class MgasConfig(SearchConfig):
     mu: float = 0.0                  # size-aware term of R_op (official 0)
     official_nj_bug: bool = False    # Sec. 7 item 2
     official_reduction_index: bool = False  # Sec. 7 item 3
+    # the official final phase, reproduced (docs/methods/mgas.md "official_* switches"); off: ours [I]
+    official_final_commit: bool = False      # the round that reaches the target drops every gated-off op
+    official_stale_optimizers: bool = False  # final phase: optimisers keep the pre-compaction tensors
     # schedule (Sec. 3.2)
     stages: int = 3                  # 3 (multi-stage) | 1 (single-stage: final phase only)
     warmup_epochs: int = 5
@@ -157,7 +162,8 @@ class MgasConfig(SearchConfig):
         if self.space != "darts" and str(self.target_params).strip() == "released":
             raise ValueError("target_params 'released': no MGAS model was released in the MobileNet-like space "
                              "(it is ours, Sec. 2.3); give a number or 'N%' of the super-net")
-        return parse_target(self.target_params, self.supernet_size(), self.layers, self.C, self.size_fn)
+        return parse_target(self.target_params, self.supernet_size(), self.layers, self.C, self.size_fn,
+                            self.official_reduction_index)
 
 
 def _labels(ds) -> torch.Tensor:
@@ -195,6 +201,21 @@ class PhaseState:
     reg_sum: float = 0.0
     n: int = 0
     capped: bool = False
+    compactions: int = 0         # compactions inside this phase (final phase: one per round)
+
+
+def reset_bn_official(model: nn.Module) -> None:
+    """``official_stale_optimizers``: per official code, ``prune_kernel()`` rebuilds every
+    cell's BatchNorm layers keeping only their scale, so a final-phase compaction resets the
+    shift (beta) to 0 and the running statistics to their initial values (mean 0, var 1)."""
+    with torch.no_grad():
+        for cell in model.cells:
+            for m in cell.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    if m.bias is not None:
+                        m.bias.zero_()
+                    if m.track_running_stats:
+                        m.reset_running_stats()
 
 
 class MgasSearch(SearchMethod):
@@ -272,10 +293,28 @@ class MgasSearch(SearchMethod):
         self.model.default_stage = self.stage   # the engine's monitoring evaluates this sub-net
 
     # -- optimisers ---------------------------------------------------------------------
+    def stale_groups(self) -> tuple[bool, bool]:
+        """``(filter logits stale, cell weights stale)`` under ``official_stale_optimizers``.
+
+        Per official code (``cifar_search/train_search.py``): the final phase's filter-logit
+        optimiser is built over the lists collected before the compaction that ends stage 3,
+        and its weight optimiser over ``model.parameters()`` before the first final-phase
+        ``prune_kernel()``, which rebuilds the cells' modules with new tensors. So the filter
+        logits are never stepped in the final phase, and the cells' weights (convs and BN) are
+        not stepped after its first compaction; stem and classifier still are. Without an
+        earlier compaction (``stages=1``, ours) the filter logits go stale at the first one too.
+        Default (ours [I]): every group is trained."""
+        if not (self.cfg.official_stale_optimizers and self.stage == FINAL):
+            return False, False
+        compacted = self.ps.compactions > 0
+        return compacted or self.cfg.stages == 3, compacted
+
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """The phase's parameters by group: stem, cells 0..end and the stage head (or the
-        classifier) for the weights; op logits, filter logits, thresholds of cells 0..end."""
+        classifier) for the weights; op logits, filter logits, thresholds of cells 0..end.
+        Groups that :meth:`stale_groups` marks stale are left out (never stepped)."""
         m, levels = self.model, self.cfg.levels
+        stale_filters, stale_cells = self.stale_groups()
         groups = {"weights": [], "op_logits": [], "filter_logits": [], "thresholds": [], "weight_thresholds": []}
         for mod in m.fixed_modules(self.stage):
             groups["weights"] += list(mod.parameters())
@@ -285,7 +324,7 @@ class MgasSearch(SearchMethod):
                 if name == "op_logits":
                     groups["op_logits"].append(p)
                 elif leaf == "logits":
-                    if "filter" in levels:
+                    if "filter" in levels and not stale_filters:
                         groups["filter_logits"].append(p)
                 elif name in ("tau_op", "tau_filter", "tau_pre"):
                     if name == "tau_op" or "filter" in levels:
@@ -293,7 +332,7 @@ class MgasSearch(SearchMethod):
                 elif name == "tau_weight":
                     if "weight" in levels:
                         groups["weight_thresholds"].append(p)
-                else:
+                elif not stale_cells:
                     groups["weights"].append(p)
         return groups
 
@@ -393,8 +432,11 @@ class MgasSearch(SearchMethod):
         rec.size_after_commit = size = measure()
         rec.candidates = len(candidates)
         for i, e, o in candidates:
-            if final and size < self.target:
-                break   # stop removing as soon as the size is below the target
+            if final and size < self.target and not cfg.official_final_commit:
+                break   # ours [I]: stop removing as soon as the size is below the target
+            # official_final_commit: per official code the commit already wrote the live gates
+            # into the masks that the size and the removal loop read, so the loop cannot move
+            # the size and removes every gated-off op of the round (docs/methods/mgas.md)
             s = op_size(model, i, e, o, size_fn, cfg.official_reduction_index) if final else 0
             remove_op(model, i, e, o)
             size -= s
@@ -409,6 +451,9 @@ class MgasSearch(SearchMethod):
         if final:
             compact(model, model.layers - 1, harmonise=cfg.compaction_harmonise, floor=cfg.compaction_floor,
                     optimizers=self._opts.values())
+            self.ps.compactions += 1
+            if cfg.official_stale_optimizers:
+                reset_bn_official(model)
             rec.size_after_compaction = measure()
             # every round's network is a point of the size-accuracy path (the code checkpoints each round)
             self.path.append({"epoch": epoch, "size": rec.size_after_compaction, "arch": self.derive().to_dict()})

@@ -18,7 +18,8 @@ Two size functions (``size_fn``, decision D3):
 
 Sizes are counts (weights or parameters), not millions. The target ``target_params`` is in
 the unit of ``size_fn``: a number, ``"N%"`` of the super-net's size, or ``"released"`` (the
-released model of the same ``(layers, C)`` under the same ``size_fn``, decision D4).
+released model of the same ``(layers, C)`` under the same ``size_fn`` and, for the proxy, the
+same reduction-index convention as the search, decision D4).
 """
 from __future__ import annotations
 
@@ -207,8 +208,12 @@ def maskable_conv_weights(model: MgasSupernet) -> int:
 RELEASED = {(14, 44): "mg_darts", (8, 24): "mg_darts_small"}
 
 
-def released_size(layers: int, C: int, size_fn: str) -> int:
-    """The released model's own size under ``size_fn`` (the ``paper`` presets' target, D4)."""
+def released_size(layers: int, C: int, size_fn: str, official_reduction_index: bool = False) -> int:
+    """The released model's own size under ``size_fn`` (the ``paper`` presets' target, D4),
+    in the proxy convention the search measures itself in: with ``official_reduction_index``
+    the code's ``current_flops`` (the ``c^2`` skip term on the one-index-early cells,
+    convention ``official_legacy``), else our true-reduction proxy (``nasbook``). A search
+    and its target must use the same convention (docs/methods/mgas.md, "The target")."""
     from ...spaces.mgas import proxy_size, size_report
     from ... import zoo
 
@@ -216,11 +221,13 @@ def released_size(layers: int, C: int, size_fn: str) -> int:
         raise ValueError(f"target_params 'released' needs the (layers, C) of a released model "
                          f"({', '.join(f'{k}: {v}' for k, v in RELEASED.items())}), got ({layers}, {C})")
     g = zoo.get(RELEASED[(layers, C)]).arch
-    return proxy_size(g, "nasbook") if size_fn == "official_proxy" else size_report(g)["nonzero_params"]
+    if size_fn == "official_proxy":
+        return proxy_size(g, "official_legacy" if official_reduction_index else "nasbook")
+    return size_report(g)["nonzero_params"]
 
 
 def parse_target(value, supernet: int, layers: int | None = None, C: int | None = None,
-                 size_fn: str = "official_proxy") -> float:
+                 size_fn: str = "official_proxy", official_reduction_index: bool = False) -> float:
     """Resolve ``target_params`` to a size in ``size_fn`` units, with a clear error for a bad
     target (not a number, not positive, larger than the super-net)."""
     what = f"target_params ({size_fn})"
@@ -231,7 +238,7 @@ def parse_target(value, supernet: int, layers: int | None = None, C: int | None 
         if text == "released":
             if layers is None or C is None:
                 raise ValueError(f"{what}: 'released' needs layers and C")
-            t = float(released_size(layers, C, size_fn))
+            t = float(released_size(layers, C, size_fn, official_reduction_index))
         elif text.endswith("%"):
             try:
                 pct = float(text[:-1])
