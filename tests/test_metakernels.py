@@ -275,6 +275,40 @@ def test_presets():
     assert retrain["epochs"] == 350 and retrain["optimizer"] == "rmsproptf"
 
 
+def test_tiny_preset_mac_range_comment_is_the_real_range():
+    """The tiny preset's comment on target_mflops names mk-tiny's smallest and largest MACs:
+    recompute both over the whole space at the preset's input (digits: 1 channel, 10 classes,
+    its resolution) and check the printed numbers, and that the target lies between them."""
+    import re
+    from pathlib import Path
+
+    from nasbook.data import dataset_info
+    from nasbook.methods import presets
+    from nasbook.spaces.mbconv import fixed_macs, layer_macs
+
+    cfg = make_config("metakernels", "tiny")
+    info = dataset_info(cfg.dataset, cfg.resolution)
+    bb = cfg.make_backbone()
+    assert bb.name == "mk-tiny" and info.resolution == cfg.resolution == 32
+    specs = bb.layers(info.resolution)
+    # layers are independent (a skip keeps the widths), so the extremes are per-layer extremes
+    per_layer = [[layer_macs(bb, s, c) for c in bb.choices(s)] for s in specs]
+    fixed = fixed_macs(bb, info.num_classes, info.in_channels, info.resolution)
+    lo, hi = fixed + sum(map(min, per_layer)), fixed + sum(map(max, per_layer))
+    smallest = MBConvArch(bb, [min(bb.choices(s), key=lambda c: layer_macs(bb, s, c)) for s in specs])
+    largest = MBConvArch(bb, [max(bb.choices(s), key=lambda c: layer_macs(bb, s, c)) for s in specs])
+    for arch, want in ((smallest, lo), (largest, hi)):  # the independent torch counter agrees
+        net = build_network(arch, "digits")
+        assert count_macs(net, (info.in_channels, info.resolution, info.resolution)) == want
+    text = (Path(presets.__file__).parent / "metakernels.yaml").read_text()
+    m = re.search(r"smallest \(([\d.]+)M\) and largest \(([\d.]+)M\)", text)
+    assert m, "the tiny preset's MAC range comment is missing"
+    for printed, real in zip(m.groups(), (lo, hi)):
+        decimals = len(printed.split(".")[1]) if "." in printed else 0
+        assert printed == f"{real / 1e6:.{decimals}f}", (printed, real)
+    assert lo / 1e6 < cfg.target_mflops < hi / 1e6
+
+
 def _tiny(**kw):
     return {"resolution": 16, "batch_size": 8, "epochs": 2, "warmup_epochs": 1, "max_steps_per_epoch": 8,
             "train_portion": 0.97, "progress": False, "log_every": 1, **kw}

@@ -2,13 +2,24 @@
 Pareto front and the retained union (nse.md Sec. 4, Sec. 12 checks 8-10, 12)."""
 import random
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
+import torch
 
 from nasbook.methods.nse.pareto import dominates, pareto_front
 from nasbook.methods.nse.state import (continue_with_pool, init_state, num_rounds, prune, refill,
                                        retained_from_front)
 from nasbook.spaces.nse_zoo import NSE27_RETAINED
+
+
+def _task(**over):
+    from nasbook.data import dataset_info
+    from nasbook.methods.nse import NSESearch
+    from nasbook.search import make_config
+
+    return NSESearch(make_config("nse", "tiny", {"progress": False, **over}), dataset_info("digits"))
 
 
 def test_rounds_formula():
@@ -113,10 +124,40 @@ def test_carried_tie_break_prefers_new():
     assert pareto_front(costs, top1) == [0]
 
 
+class _Loader(list):
+    sampler = SimpleNamespace(set_epoch=lambda epoch: None)
+
+
 @pytest.mark.parametrize("K", [2, 3])
 def test_subset_never_exceeds_K_over_a_real_search_state(K):
-    s = init_state(range(9), 5, K, seed=0)
-    assert all(len(x) <= K for x in s.subsets)
+    """All ops on (p = 1): the front is the full architecture, so P_l = S_l with K ops; the
+    real end of round (sampling, scoring, front, union, refill) must then refuse every op the
+    queues still offer, so no subset grows past K; a retained set already larger than K (the
+    G-72 continuation's case, Sec. 10 #10) is kept whole and gets nothing added either."""
+    task = _task(K=K, pool_ops=[0, 3, 9, 21, 22], counts=[1, 0, 1, 0, 0, 0], widths=[8] * 7, head_width=16,
+                 p_eps=0.0, num_candidates=3, num_lower=1, sample_tries=2, window=[-1.0, 1.0], bn_recal_batches=1)
+    state = task.state.copy()
+    assert all(len(s) == K and len(q) == 5 - K for s, q in zip(state.subsets, state.queues))
+    with torch.no_grad():
+        for l, s in enumerate(state.subsets):
+            task.model.alpha[l, s] = 30.0
+    full = tuple(tuple(s) for s in state.subsets)
+    target = task.cost.arch_cost(full)
+    data = [(torch.randn(4, 1, 8, 8), torch.randint(0, 10, (4,)))]
+    from nasbook.methods.nse.rounds import end_of_round
+
+    nxt, record = end_of_round(task.model, state, task.cost, task.cfg, target,
+                               {"recal": _Loader(data), "heldout": _Loader(data)}, seed=0)
+    assert [f["arch"] for f in record["front"]] == [[list(s) for s in full]]
+    assert nxt.retained == [sorted(s) for s in state.subsets]
+    assert all(len(s) == K for s in nxt.subsets) and all(a == [] for a in record["added"])
+    assert nxt.queues == state.queues  # the untried ops stay queued
+    grown = continue_with_pool(nxt, [40, 41, 42], K, seed=0)  # fresh queues of new ops ...
+    assert all(len(s) == K for s in grown.subsets) and all(len(q) == 3 for q in grown.queues)
+    big = nxt.copy()
+    big.retained[0] = list(range(K + 1))
+    grown = continue_with_pool(big, [40, 41, 42], K, seed=0)
+    assert grown.subsets[0] == list(range(K + 1)) and len(grown.queues[0]) == 3
 
 
 def test_presets_follow_the_authors_configs():

@@ -1,4 +1,4 @@
-"""Datasets by name (design.md, layer 5), the DARTS search split and reproducible loaders.
+"""Datasets by name (nasbook's data layer), the DARTS search split and reproducible loaders.
 
 ``digits`` (scikit-learn's 1,797 real handwritten digits, shipped inside the installed
 wheel) is the offline default. ``cifar10``/``cifar100`` come through torchvision and are

@@ -4,8 +4,9 @@ The folder holds ``configs.txt`` (one arch string a line, the benchmark's offici
 order) and ``<dataset>_test_accs.npy`` (float64, one value per line of ``configs.txt``) for
 ``cifar10``, ``cifar100`` and ``ImageNet16-120``. The tables nasbook's tests use are the
 MIT-licensed single-trial 200-epoch test accuracies of lightonai's
-contrastive-embeddings-for-neural-architectures (fewshot_nonlinear.md Sec. 10); every ranking
-figure should say which table it was computed against (:attr:`NB201Table.name`).
+contrastive-embeddings-for-neural-architectures (docs/methods/fewshot_nl.md, "Ranking against
+NAS-Bench-201"); every ranking figure should say which table it was computed against
+(:attr:`NB201Table.name`).
 
 The folder comes from an argument or ``$NASBOOK_NB201``; nothing is ever downloaded.
 """

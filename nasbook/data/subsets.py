@@ -3,7 +3,7 @@
 PC-DARTS searches directly on ImageNet on a random 10 % (weights) and 2.5 % (architecture)
 of *every class* of the training set (``yuhuixu1993/PC-DARTS`` README and
 ``train_search_imagenet.py``); EnTranNAS-DST's direct ImageNet search follows that protocol
-(entrannas.md Sec. 3.2).
+(docs/methods/entrannas.md, "Presets").
 """
 from __future__ import annotations
 

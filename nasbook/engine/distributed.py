@@ -31,6 +31,11 @@ def init_from_env(device: torch.device) -> bool:
     return True
 
 
+def backend() -> str | None:
+    """The process group's backend ("nccl", "gloo", ...), or None outside DDP."""
+    return dist.get_backend() if dist.is_available() and dist.is_initialized() else None
+
+
 def is_main() -> bool:
     return world()[0] == 0
 

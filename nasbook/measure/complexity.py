@@ -22,6 +22,11 @@ def count_macs(model: nn.Module, input_shape: tuple, batch: int = 1) -> int:
     PyTorch's flop counter reports 2 FLOPs per multiply-add for conv and matmul, the ops
     that NAS papers count; we halve it. Pooling, BN and activations are not counted, which
     is the convention of the MobileNet/DARTS tables.
+
+    A space whose method counts more declares it: every sub-module with an ``extra_macs()``
+    method adds what it returns (per sample). NSE's head does, for its global pool (one MAC
+    per output element), so that ``nasbook info`` and NSE's search cost model use one
+    convention (docs/methods/nse.md §5, :mod:`nasbook.methods.nse.cost`).
     """
     was_training = model.training
     model.eval()
@@ -31,7 +36,8 @@ def count_macs(model: nn.Module, input_shape: tuple, batch: int = 1) -> int:
                         dtype=p.dtype if p is not None and p.is_floating_point() else torch.float32)
         with FlopCounterMode(display=False) as fc:
             model(x)
-        return fc.get_total_flops() // 2 // batch
+        extra = sum(int(m.extra_macs()) for m in model.modules() if callable(getattr(m, "extra_macs", None)))
+        return fc.get_total_flops() // 2 // batch + extra
     finally:
         model.train(was_training)
 

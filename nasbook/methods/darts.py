@@ -11,7 +11,7 @@ are trained in alternation on the two halves of the training set (Eq. 3-4):
 Derivation (Sec. 2.4): each intermediate node keeps its two strongest incoming edges, an
 edge's strength being its largest non-``none`` softmax weight, and the argmax op on each.
 The pieces here (MixedOp, SearchCell, CellSupernet, derive_genotype) are reused by
-EnTranNAS and MGAS.
+EnTranNAS and MGAS. Presets, provenance and fidelity notes: docs/methods/darts.md.
 """
 from __future__ import annotations
 
@@ -151,7 +151,8 @@ def derive_genotype(model: CellSupernet) -> Genotype:
 
 @dataclass
 class DartsConfig(SearchConfig):
-    """DARTS search settings; ``paper`` preset values from DARTS Sec. 3.1.2 / A.1.1."""
+    """DARTS search settings; ``paper`` preset values from DARTS Sec. 3.1 / A.1.1 (which field
+    is the paper's, the code's or ours: docs/methods/darts.md, "Provenance")."""
 
     C: int = 16
     layers: int = 8

@@ -89,6 +89,12 @@ class NSEHead(nn.Module):
         self.dropout = nn.Dropout(dropout) if dropout else nn.Identity()
         self.classifier = nn.Linear(width, num_classes)
 
+    def extra_macs(self) -> int:
+        """MACs the torch counter does not see: the global pool, one per output element
+        (the package's NSE MACs convention, :mod:`nasbook.methods.nse.cost`; read by
+        :func:`nasbook.measure.count_macs`)."""
+        return self.conv.out_channels
+
     def forward(self, x):
         x = self.act(self.conv(x)).mean((2, 3))
         return self.classifier(self.dropout(x))

@@ -167,7 +167,8 @@ class Genotype:
 
     def canonical(self) -> "Genotype":
         """The same cells with each node's pairs sorted by (input index, op index in
-        ``OP_NAMES``): the order EnTranNAS-DST derives in (entrannas.md Sec. 2). The
+        ``OP_NAMES``): the order EnTranNAS-DST derives in ([I]; docs/methods/entrannas.md,
+        "Differentiable sparsification"). The
         architecture is unchanged, since a node sums its pairs; DARTS lists pairs
         strongest first, so use this to compare cells whose orders differ."""
 

@@ -6,7 +6,8 @@
 - ISTA-NAS two-stage, one-stage (CIFAR-10) and ImageNet (Yang et al., NeurIPS 2020, by the
   EnTranNAS authors): ``iboing/ISTA-NAS`` ``tools/genotypes.py``. EnTranNAS's own cells were
   published only as figures, so these are the closest published cells of its authors.
-Reported figures: DARTS README / paper Table 1-2, PC-DARTS README (see entrannas.md Sec. 5.2).
+Reported figures: DARTS README / paper Table 1-2, PC-DARTS README (see docs/methods/entrannas.md,
+"Fidelity notes").
 """
 from .darts import Genotype
 

@@ -14,7 +14,8 @@ then BN, ReLU, global average pooling and a linear classifier. The benchmark use
 
 Also here, because they are properties of a cell's graph and need no training: which
 input-to-output paths are live, whether a cell is connected, and the number of nonlinear
-functions on its deepest live path (the few-shot method's counting rule, spec Sec. 1.2).
+functions on its deepest live path (the few-shot method's counting rule;
+docs/methods/fewshot_nl.md, "The counting rule").
 """
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ from . import SpaceInfo
 OPS = NB201_OPS
 #: The six edges as (to, from), in arch-string order (also the gene order of search methods).
 EDGES: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
-#: The four input-to-output paths, as edge indices into ``EDGES`` (spec Sec. 1.2, p1..p4).
+#: The four input-to-output paths, as edge indices into ``EDGES`` (docs/methods/fewshot_nl.md,
+#: "The counting rule").
 PATHS: tuple[tuple[int, ...], ...] = ((3,), (4, 0), (5, 1), (5, 2, 0))
 NUM_CELLS = len(OPS) ** len(EDGES)
 
@@ -116,7 +118,8 @@ class NB201Cell:
     # -- indices ------------------------------------------------------------------------------
     @property
     def index(self) -> int:
-        """The base-5 index (codes in ``OPS`` order, edge 1<-0 most significant; spec Sec. 2.1).
+        """The base-5 index (codes in ``OPS`` order, edge 1<-0 most significant; the
+        convention of the cvlab-yonsei tables).
         Not the benchmark file's order: use :class:`nasbook.data.nasbench201.NB201Table` for that."""
         k = 0
         for op in self.ops:
@@ -157,7 +160,8 @@ class NB201Cell:
 
     @property
     def nonlinearity_count(self) -> int:
-        """The effective number of nonlinear functions (ENN, spec Sec. 1.2): the largest number
+        """The effective number of nonlinear functions (ENN; docs/methods/fewshot_nl.md,
+        "The counting rule"): the largest number
         of ReLUs (``nor_conv`` ops) on any live input-to-output path; 0 when none is live.
         Parallel convs do not add up and dead-end branches do not count."""
         return max((d for d in self.path_depths() if d is not None), default=0)

@@ -77,7 +77,8 @@ class NSEArch:
             raise ValueError(f"se must be true or false, got {self.se!r}")
         if self.act not in FINAL_ACTIVATIONS:
             raise ValueError(f"act must be one of {FINAL_ACTIVATIONS}, got {self.act!r}")
-        specs = plans.layer_specs(self.plan, counts)
+        # the widths as built: whether a layer may be empty follows its shape (LayerSpec.role)
+        specs = plans.layer_specs(self.plan, counts, self.stage_widths())
         if isinstance(self.layers, (str, bytes)) or not isinstance(self.layers, (list, tuple)):
             raise ValueError(f"layers: expected a list of per-layer op-id lists, got {self.layers!r}")
         if len(self.layers) != len(specs):
@@ -92,7 +93,7 @@ class NSEArch:
             bad = [o for o in ids if not 0 <= o < n_ops]
             if bad:
                 raise ValueError(f"layer {i} ({spec.kind}): op ids {bad} are outside pool {self.pool} (0..{n_ops - 1})")
-            if not ids and spec.kind != "N":
+            if not ids and spec.role != "N":
                 raise ValueError(f"layer {i} is an {spec.kind} layer and cannot be empty")
             out.append(ids)
         object.__setattr__(self, "layers", tuple(out))
@@ -106,9 +107,11 @@ class NSEArch:
         return plans.layer_specs(self.plan, self.counts, self.stage_widths())
 
     def compact(self) -> "NSEArch":
-        """The same network with empty (skipped) N layers removed (nse.md Sec. 3.3)."""
+        """The same network with empty (skipped) N layers removed (nse.md Sec. 3.3). An empty
+        R/E-position layer that behaves as a normal one (:attr:`LayerSpec.role`) is kept: it
+        is the identity too, but the plan needs its place."""
         specs = plans.layer_specs(self.plan, self.counts)
-        keep = [(s.kind, ids) for s, ids in zip(specs, self.layers) if ids]
+        keep = [(s.kind, ids) for s, ids in zip(specs, self.layers) if ids or s.kind != "N"]
         counts = plans.counts_of(self.plan, [k for k, _ in keep])
         return self.replace(counts=counts, layers=tuple(ids for _, ids in keep))
 
@@ -181,7 +184,8 @@ class NSENet(nn.Module):
         n = len(arch.layers)
         for i, (spec, ids) in enumerate(zip(arch.layer_specs(), arch.layers)):
             # drop-path rate linear in depth, 0 at the first layer (ours, nse.md Sec. 7.3 [O])
-            self.layers.append(MultiBranchLayer(spec.kind, ids, lambda o, s=spec: make_nse_op(
+            # the layer's behaviour follows its shape (LayerSpec.role, docs/methods/nse.md §2.2)
+            self.layers.append(MultiBranchLayer(spec.role, ids, lambda o, s=spec: make_nse_op(
                 pool[o], s.c_in, s.c_out, s.stride, arch.act, arch.se), drop_path=drop_path * i / n))
         self.head = NSEHead(widths[-1], num_classes, arch.head_width, arch.act, dropout)
         init_weights(self)

@@ -2,7 +2,9 @@
 
 Layer kinds (Sec. 3.1): ``N`` normal (stride 1, width kept, averaged with the identity, may
 be empty = skipped), ``R`` reduction (stride 2, next stage's width), ``E`` expansion (stride
-1, next stage's width). A plan is a pattern of kinds with one count of N layers per stage:
+1, next stage's width). What a layer *does* follows its shape, as in the authors' cells: any
+stride-1 layer with equal input and output width is a normal layer (:attr:`LayerSpec.role`).
+A plan is a pattern of kinds with one count of N layers per stage:
 
 - NER (FLOPs spaces): ``N^n0 R N^n1 R N^n2 R N^n3 E N^n4 R N^n5 E``, widths
   16, 24, 40, 80, 96, 192, 320; the search supernet uses counts (1, 3, 3, 3, 3, 3).
@@ -34,6 +36,21 @@ class LayerSpec:
     c_out: int
     stride: int
     stage: int
+
+    @property
+    def residual(self) -> bool:
+        """Whether the layer averages its input with its ops (docs/methods/nse.md §2.2): stride 1 and
+        ``c_in == c_out``, whatever its kind. The authors' cells test exactly this (not the
+        plan's letter), so an E layer whose two stage widths are equal (e.g. 16 -> 16 in the
+        tiny preset) behaves as a normal layer: identity path, may be empty (skipped), pruned
+        and sampled like an N layer. With the paper's widths every E layer changes width."""
+        return self.stride == 1 and self.c_in == self.c_out
+
+    @property
+    def role(self) -> str:
+        """The kind the layer *behaves* as: ``"N"`` when :attr:`residual`, else :attr:`kind`
+        (the plan's letter, which :func:`counts_of` and the layer plan keep)."""
+        return "N" if self.residual else self.kind
 
 
 def round8(v: float) -> int:

@@ -1,4 +1,5 @@
-"""EnTranNAS and EnTranNAS-DST (Yang et al., CVPR 2021; spec ``methods/entrannas.md``).
+"""EnTranNAS and EnTranNAS-DST (Yang et al., CVPR 2021, arXiv:2101.11342;
+see ``docs/methods/entrannas.md``).
 
 DARTS trains a dense mixture but evaluates a top-2 sub-graph. EnTranNAS closes most of that
 gap: a few *Engine-cells* stay differentiable, while *Transit-cells* run only the currently

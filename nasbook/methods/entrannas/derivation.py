@@ -1,13 +1,14 @@
 """Derivation: architecture parameters -> the sub-graph the Transit-cells run.
 
-EnTranNAS redoes it on every iteration (entrannas.md Sec. 1.3, [S] "end of each iteration"):
+EnTranNAS redoes it on every iteration (survey Eq. 20, [S] "end of each iteration"; section
+names below are headings of docs/methods/entrannas.md):
 
-* ``top2`` (EnTranNAS, Sec. 1.5): the DARTS parse on ``p = softmax(alpha / tau)``: each node
-  keeps its two sources with the largest non-'none' weight, each with its arg-max op. This is
+* ``top2`` (EnTranNAS, "Relaxation and derivation"): the DARTS parse on
+  ``p = softmax(alpha / tau)``: each node keeps its two sources with the largest non-'none' weight, each with its arg-max op. This is
   :func:`nasbook.methods.darts.derive_cell`, reused unchanged.
-* ``dst`` (EnTranNAS-DST, Sec. 1.6): every (source, op) pair with ``q > 0`` survives, so a
-  node may keep one input, three inputs, or two ops on one edge. Pairs are listed in
-  canonical order, sorted by (source index, op index) (Sec. 2).
+* ``dst`` (EnTranNAS-DST, "Differentiable sparsification"): every (source, op) pair with
+  ``q > 0`` survives, so a node may keep one input, three inputs, or two ops on one edge. Pairs are listed in
+  canonical order, sorted by (source index, op index) ([I]).
 
 A derived cell is a list, per intermediate node, of (op name, source) pairs: the node lists
 of :class:`nasbook.spaces.darts.Genotype`.
@@ -25,13 +26,13 @@ NodePairs = list[list[tuple[str, int]]]
 
 
 def derive_top2(p: torch.Tensor, steps: int, primitives: Sequence[str]) -> NodePairs:
-    """The DARTS top-2 rule (Sec. 1.5) on softmax weights ``p``; strongest edge first.
+    """The DARTS top-2 rule (DARTS Sec. 2.4) on softmax weights ``p``; strongest edge first.
     Ties go to the lowest (source, op) index ([I]; stable sort and first arg-max)."""
     return derive_cell(p, steps, tuple(primitives))
 
 
 def derive_dst(q: torch.Tensor, steps: int, primitives: Sequence[str]) -> NodePairs:
-    """``S_j = {(i, k) : q[i, j, k] > 0}`` (Sec. 1.6), in canonical (source, op) order."""
+    """``S_j = {(i, k) : q[i, j, k] > 0}`` (survey Eq. 21-22), in canonical (source, op) order."""
     q = q.detach().cpu()
     nodes = []
     for start, n in node_rows(steps):

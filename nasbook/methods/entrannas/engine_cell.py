@@ -1,4 +1,5 @@
-"""The Engine-cell (entrannas.md Sec. 1.3, [S] Eq. 20): the differentiable cell.
+"""The Engine-cell (survey Eq. 20 [S]; docs/methods/entrannas.md,
+"Cells and super-net"): the differentiable cell.
 
 Node ``j`` is ``x_j = sum_{i<j} sum_k w[i, j, k] * y[i, k]`` over the shared features of
 :mod:`.sharing`, with ``w = p = softmax(alpha / tau)`` in EnTranNAS and ``w = qhat`` in
@@ -20,7 +21,7 @@ def engine_forward(cell: SharingCell, s0: torch.Tensor, s1: torch.Tensor, weight
 
     ``weights`` is ``[edges, K]`` in the DARTS row layout. ``active[j]`` lists the (source,
     op) pairs of node ``j`` with non-zero weight; the others are skipped in forward and
-    backward (DST: pruned pairs have weight exactly 0, Sec. 1.6). ``None`` computes every
+    backward (DST: pruned pairs have weight exactly 0, survey Eq. 21). ``None`` computes every
     pair. Terms are added in (source, op) order, so skipping exact zeros changes no bit.
     """
     states = cell.inputs(s0, s1)
@@ -44,7 +45,7 @@ def engine_forward(cell: SharingCell, s0: torch.Tensor, s1: torch.Tensor, weight
 
 
 class EngineCell(SharingCell):
-    """A feature-sharing cell that mixes every candidate pair (Sec. 1.3)."""
+    """A feature-sharing cell that mixes every candidate pair (survey Eq. 20)."""
 
     def forward(self, s0, s1, weights, active=None):
         return engine_forward(self, s0, s1, weights, active)

@@ -1,11 +1,12 @@
-"""EnTranNAS and EnTranNAS-DST as an engine task (entrannas.md Sec. 3).
+"""EnTranNAS and EnTranNAS-DST as an engine task (docs/methods/entrannas.md,
+"Search procedure").
 
-One iteration (Sec. 3.1, our order [I]; [S] says the derivation happens at the end of each
+One iteration (our order [I]; [S] says the derivation happens at the end of each
 iteration):
 
 1. derive ``S`` from (alpha, beta), without gradient;
 2. from epoch ``warmup_epochs`` on: cross-entropy on a batch of the architecture half, Adam
-   step on alpha (and beta for DST), first order (Sec. 7 #7);
+   step on alpha (and beta for DST), first order ([I]);
 3. re-derive ``S``;
 4. cross-entropy on a batch of the weight half, SGD step on the weights, norm clipped at 5.
 
@@ -28,10 +29,11 @@ from .supernet import EnTranNASSupernet, check_engine_cells, engine_cells_at, pr
 
 @dataclass
 class EnTranNASConfig(SearchConfig):
-    """EnTranNAS search settings. Defaults are the CIFAR-10 values of entrannas.md Sec. 3.1;
-    every field the paper leaves open is marked "ours" ([I] in the spec)."""
+    """EnTranNAS search settings. Defaults are the CIFAR-10 values of the ``paper`` preset;
+    every field the paper leaves open is marked "ours" ([I]; docs/methods/entrannas.md,
+    "Provenance")."""
 
-    # super-net (Sec. 2)
+    # super-net (DARTS / PC-DARTS layout [B])
     C: int = 16
     layers: int = 8
     steps: int = 4
@@ -40,27 +42,27 @@ class EnTranNASConfig(SearchConfig):
     stem: str = "cifar"              # cifar | imagenet (three stride-2 convs, PC-DARTS ImageNet search)
     # the method
     derive: str = "top2"             # top2 (EnTranNAS) | dst (EnTranNAS-DST)
-    engine_position: str = "first"   # ours [I] Sec. 1.3: first | last cell of each type
+    engine_position: str = "first"   # ours [I]: first | last cell of each type
     engine_cells: list[int] | None = None  # ours: explicit Engine-cell indices, overrides engine_position
-    allow_no_engine: bool = False    # testing flag of Sec. 9 check 5 (engine_cells: [])
-    tau: float = 1.0                 # ours [I] Sec. 1.3 / 7 #2: softmax temperature, constant
-    beta_init: float = 0.0           # ours [I] Sec. 1.6 / 7 #5: t_j = sigmoid(0) = 0.5
-    dst_norm: str = "edge"           # ours [I] Sec. 1.6 / 7 #3: renormalise per edge | node
-    dst_none_mode: str = "drop"      # ours [I] Sec. 1.6 / 7 #4: drop 'none' (7 ops) | mask it
-    # weights (Sec. 3.1)
+    allow_no_engine: bool = False    # testing flag (engine_cells: []): no arch gradient at all
+    tau: float = 1.0                 # ours [I]: softmax temperature, constant
+    beta_init: float = 0.0           # ours [I]: t_j = sigmoid(0) = 0.5
+    dst_norm: str = "edge"           # ours [I], literal survey Eq. 22: renormalise per edge | node
+    dst_none_mode: str = "drop"      # ours [I], as ISTA-NAS: drop 'none' (7 ops) | mask it
+    # weights ([I] from PC-DARTS / ISTA-NAS [B])
     lr: float = 0.1
     lr_min: float = 0.0
     lr_warmup_epochs: int = 0        # linear warm-up of the weight lr (ImageNet search: 5)
     momentum: float = 0.9
     weight_decay: float = 3e-4
-    # architecture (Sec. 3.1)
+    # architecture ([I] from PC-DARTS / ISTA-NAS [B])
     arch_lr: float = 6e-4
     arch_weight_decay: float = 1e-3
     arch_betas: tuple[float, float] = (0.5, 0.999)
     arch_grad_clip: float | None = None
     warmup_epochs: int = 15          # epochs of weight-only training before arch updates
     # data: per-class fractions (weights, architecture) of the training set, PC-DARTS ImageNet
-    # search (Sec. 3.2: 0.1, 0.025); None: the DARTS split by ``train_portion``
+    # search ([B]: 0.1, 0.025); None: the DARTS split by ``train_portion``
     class_fractions: tuple[float, float] | None = None
 
     def __post_init__(self):
@@ -109,7 +111,8 @@ class EnTranNASSearch(SearchMethod):
     @classmethod
     def search_loaders(cls, cfg: EnTranNASConfig):
         """The DARTS split, or with ``class_fractions`` a random per-class sample of the
-        training set for each stream (the PC-DARTS ImageNet protocol, Sec. 3.2)."""
+        training set for each stream (the PC-DARTS ImageNet protocol; docs/methods/entrannas.md,
+        "Presets")."""
         from ...data import get_dataset, make_loader
         from ...data.subsets import dataset_targets, per_class_split
         from ...engine import distributed as D
@@ -129,7 +132,7 @@ class EnTranNASSearch(SearchMethod):
         self._opts = {
             "weights": torch.optim.SGD(self.model.weight_parameters(), cfg.lr, momentum=cfg.momentum,
                                        weight_decay=cfg.weight_decay),
-            # alpha and beta in one Adam group (Sec. 7 #5)
+            # alpha and beta in one Adam group ([I])
             "arch": torch.optim.Adam(self.model.arch_parameters(), cfg.arch_lr, betas=tuple(cfg.arch_betas),
                                      weight_decay=cfg.arch_weight_decay),
         }
@@ -175,7 +178,8 @@ class EnTranNASSearch(SearchMethod):
 
     @torch.no_grad()
     def on_epoch_end(self, epoch, ctx):
-        """Per-epoch record for the teaching plots of Sec. 8: genotype, softmax weights,
+        """Per-epoch record for the teaching plots (docs/methods/entrannas.md,
+        "Search procedure"): genotype, softmax weights,
         thresholds and fan-in (DST), parameter-free ops in the derived normal cell."""
         m, g = self.model, self.derive()
         out = {"genotype": g.to_dict(),

@@ -1,11 +1,13 @@
 """How EnTranNAS turns architecture parameters into the weights an Engine-cell mixes with.
 
-* EnTranNAS (entrannas.md Sec. 1.3): ``p = softmax(alpha / tau)`` over the ops of each edge.
-* EnTranNAS-DST (Sec. 1.6, [S] Eq. 21-22): per node ``j`` a learnable threshold
+* EnTranNAS (survey Eq. 20; docs/methods/entrannas.md): ``p = softmax(alpha / tau)`` over
+  the ops of each edge.
+* EnTranNAS-DST ([S] Eq. 21-22; docs/methods/entrannas.md, "Differentiable sparsification"):
+  per node ``j`` a learnable threshold
   ``t_j = sigmoid(beta_j)``; ``m_j`` is the largest ``p`` over every (source, op) pair of the
   node; ``q = ReLU(p / m_j - t_j)``; ``qhat`` renormalises ``q`` over the surviving ops of
   each edge (``dst_norm='edge'``, the literal reading of Eq. 22) or of the whole node
-  (``'node'``, kept for ablation A4). Pairs with ``q = 0`` are pruned exactly.
+  (``'node'``, kept for ablations). Pairs with ``q = 0`` are pruned exactly.
 
 Alpha rows follow the DARTS layout: node ``j`` (0-based among intermediate nodes) owns rows
 ``offset_j .. offset_j + j + 1``, one per source node ``0 .. j + 1``.
@@ -29,7 +31,7 @@ def node_rows(steps: int) -> list[tuple[int, int]]:
 
 
 def softmax_weights(alpha: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
-    """``p[e, k] = softmax_k(alpha[e, k] / tau)`` (Sec. 1.3); tau = 1 is the DARTS softmax."""
+    """``p[e, k] = softmax_k(alpha[e, k] / tau)`` (survey Eq. 20); tau = 1 is the DARTS softmax."""
     if tau <= 0:
         raise ValueError(f"tau must be > 0, got {tau}")
     return torch.softmax(alpha / tau, dim=-1)
@@ -37,7 +39,7 @@ def softmax_weights(alpha: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
 
 @dataclass
 class DSTWeights:
-    """The intermediate quantities of Sec. 1.6, all ``[edges, ops]`` except ``t`` (``[steps]``)."""
+    """The intermediate quantities of survey Eq. 21-22, all ``[edges, ops]`` except ``t`` (``[steps]``)."""
 
     p: torch.Tensor      # softmax(alpha / tau)
     t: torch.Tensor      # thresholds sigmoid(beta)
@@ -47,7 +49,8 @@ class DSTWeights:
 
 def dst_weights(alpha: torch.Tensor, beta: torch.Tensor, tau: float = 1.0, norm: str = "edge",
                 exclude: int | None = None) -> DSTWeights:
-    """Differentiable sparsification of one cell type (entrannas.md Sec. 1.6).
+    """Differentiable sparsification of one cell type (survey Eq. 21-22; docs/methods/entrannas.md,
+    "Differentiable sparsification (EnTranNAS-DST)").
 
     ``exclude`` is an op column kept in the softmax but masked out of ``m_j``, ``q`` and the
     derived set (``dst_none_mode='mask'`` for 'none'); the default 7-op set has no 'none'.
@@ -64,7 +67,8 @@ def dst_weights(alpha: torch.Tensor, beta: torch.Tensor, tau: float = 1.0, norm:
     t = torch.sigmoid(beta)
     # ``p/m - t`` written as ``(p/m - 1) + sigmoid(-beta)``: the same number, but the arg-max
     # pair keeps q = sigmoid(-beta) > 0 exactly (x / x == 1 in floating point) even where
-    # sigmoid(beta) rounds to 1, so S_j is never empty (Sec. 1.6, "at least one input").
+    # sigmoid(beta) rounds to 1, so S_j is never empty (docs/methods/entrannas.md,
+    # "Differentiable sparsification").
     one_minus_t = torch.sigmoid(-beta)
     qs, qhats = [], []
     for j, (start, n) in enumerate(node_rows(steps)):

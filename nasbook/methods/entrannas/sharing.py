@@ -1,4 +1,4 @@
-"""Feature sharing (entrannas.md Sec. 1.4, [S]).
+"""Feature sharing ([S]; docs/methods/entrannas.md, "Cells and super-net").
 
 Within a cell, op ``k`` applied to node ``i`` is one feature ``y[i, k] = o[i, k](x_i)``
 shared by every later node ``j > i``. A cell therefore owns one module per (source, op):
@@ -36,7 +36,8 @@ class SharingCell(nn.Module):
         self.preprocess1 = ReLUConvBN(c_p, c, 1, 1, 0, affine=False)
         self.sources = nn.ModuleList(MixedOp(c, 2 if reduction and i < 2 else 1, self.primitives)
                                      for i in range(steps + 1))
-        #: number of shared features computed by the last forward (op evaluations, Sec. 6)
+        #: number of shared features computed by the last forward (op evaluations;
+        #: docs/methods/entrannas.md, "Cells and super-net", cost accounting)
         self.last_op_evals = 0
 
     def op(self, i: int, k: int) -> nn.Module:

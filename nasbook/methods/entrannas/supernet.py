@@ -1,15 +1,16 @@
 """The EnTranNAS super-net: a DARTS skeleton whose cells are Engine- or Transit-cells.
 
-entrannas.md Sec. 1.3: a few Engine-cells (mixed, differentiable) and Transit-cells (the
-currently derived sub-graph) share the DARTS layout (stem, reductions at L/3 and 2L/3,
-classifier; :class:`nasbook.methods.darts.CellSupernet`). All cells of one type share one
-set of architecture parameters: ``alphas_normal``/``alphas_reduce`` ``[edges, K]`` and, for
+A few Engine-cells (mixed, differentiable) and Transit-cells (the currently derived
+sub-graph; docs/methods/entrannas.md, "Cells and super-net") share the DARTS layout (stem,
+reductions at L/3 and 2L/3, classifier; :class:`nasbook.methods.darts.CellSupernet`). All
+cells of one type share one set of architecture parameters: ``alphas_normal``/``alphas_reduce`` ``[edges, K]`` and, for
 EnTranNAS-DST, the thresholds' ``betas_normal``/``betas_reduce`` ``[steps]``.
 
 Every forward derives ``S`` from the current parameters (without gradient) before it runs
-the cells. Architecture parameters change only in the architecture step, so this is the
-spec's "re-derive after every architecture step and before the weight step" (Sec. 3.1,
-Sec. 7 #12), and a derived set can never be stale after a resume.
+the cells. Architecture parameters change only in the architecture step, so this is our
+"re-derive after every architecture step and before the weight step" [I]
+(docs/methods/entrannas.md, "Search procedure"), and a derived set can never be stale after a
+resume.
 """
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ def reduction_cells(layers: int) -> list[int]:
 
 def engine_cells_at(layers: int, position: str = "first") -> list[int]:
     """One Engine-cell per cell type at its ``first`` (default, [I]) or ``last`` cell
-    (Sec. 1.3): ``[0, 2]`` and ``[7, 5]`` for 8 cells. Returned normal cell first."""
+    (docs/methods/entrannas.md, "Cells and super-net"): ``[0, 2]`` and ``[7, 5]`` for 8
+    cells. Returned normal cell first."""
     red = reduction_cells(layers)
     normal = [i for i in range(layers) if i not in red]
     if position == "first":
@@ -48,8 +50,8 @@ def engine_cells_at(layers: int, position: str = "first") -> list[int]:
 
 
 def check_engine_cells(layers: int, cells: Sequence[int], allow_none: bool = False) -> list[int]:
-    """Validate Engine-cell indices: in range, and at least one per cell type (Sec. 1.3)
-    unless ``allow_none`` (the testing flag of Sec. 9 check 5)."""
+    """Validate Engine-cell indices: in range, and at least one per cell type ([I],
+    "Cells and super-net") unless ``allow_none`` (a testing flag: no Engine-cell, no arch gradient)."""
     cells = list(cells)
     bad = [c for c in cells if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < layers]
     if bad:
@@ -67,7 +69,8 @@ def check_engine_cells(layers: int, cells: Sequence[int], allow_none: bool = Fal
 
 def primitives_for(derive: str, dst_none_mode: str = "drop") -> tuple[str, ...]:
     """Candidate ops: the 8 DARTS ops for top-2; for DST the 7 without 'none' unless
-    'none' is kept and masked (Sec. 1.6, Sec. 7 #4)."""
+    'none' is kept and masked ([I]; docs/methods/entrannas.md, "Differentiable
+    sparsification")."""
     if derive not in DERIVES:
         raise ValueError(f"derive must be one of {DERIVES}, got {derive!r}")
     if dst_none_mode not in DST_NONE_MODES:
@@ -79,7 +82,8 @@ def primitives_for(derive: str, dst_none_mode: str = "drop") -> tuple[str, ...]:
 
 class ImageNetSearchStem(nn.Module):
     """Three stride-2 3x3 convolutions, 224 -> 28 (PC-DARTS ``model_search_imagenet.py``;
-    entrannas.md Sec. 2). Returns ``(s0, s1)`` at 56 and 28 pixels."""
+    docs/methods/entrannas.md, "Cells and super-net"). Returns ``(s0, s1)`` at 56 and 28
+    pixels."""
 
     def __init__(self, in_channels: int, c: int):
         super().__init__()
@@ -106,7 +110,8 @@ class CellArch:
 
 
 class EnTranNASSupernet(CellSupernet):
-    """The super-net of Sec. 1.3 and 2. ``derive`` is ``'top2'`` (EnTranNAS) or ``'dst'``."""
+    """The super-net of docs/methods/entrannas.md, "Cells and super-net". ``derive`` is
+    ``'top2'`` (EnTranNAS) or ``'dst'``."""
 
     def __init__(self, C: int, num_classes: int, layers: int, steps: int = 4, multiplier: int = 4,
                  stem_multiplier: int = 3, in_channels: int = 3, derive: str = "top2",
@@ -140,7 +145,7 @@ class EnTranNASSupernet(CellSupernet):
         self.engine_cells = sorted(engine)
         self.none_column = primitives.index("none") if "none" in primitives else None
         if derive == "dst":
-            # [I] Sec. 1.6 / 7 #5: beta_j = 0 (t_j = 0.5) unless configured
+            # [I] (docs/methods/entrannas.md, "Provenance"): beta_j = 0 (t_j = 0.5) unless configured
             self.betas_normal = nn.Parameter(torch.full((steps,), float(beta_init)))
             self.betas_reduce = nn.Parameter(torch.full((steps,), float(beta_init)))
         self.last_op_evals = 0
@@ -153,7 +158,7 @@ class EnTranNASSupernet(CellSupernet):
         return arch
 
     def cell_weights(self, reduction: bool) -> torch.Tensor:
-        """``p = softmax(alpha / tau)`` of one cell type (Sec. 1.3)."""
+        """``p = softmax(alpha / tau)`` of one cell type (survey Eq. 20)."""
         return softmax_weights(self.alphas_reduce if reduction else self.alphas_normal, self.tau)
 
     def dst(self, reduction: bool):

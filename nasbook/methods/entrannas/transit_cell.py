@@ -1,8 +1,9 @@
-"""The Transit-cell (entrannas.md Sec. 1.3, [S] Eq. 20): the derived sub-graph, unweighted.
+"""The Transit-cell (survey Eq. 20 [S]; docs/methods/entrannas.md,
+"Cells and super-net"): the derived sub-graph, unweighted.
 
 Node ``j`` is ``x_j = sum_{(i, k) in S_j} y[i, k]``, exactly as in the evaluation network,
-but with the super-net's shared modules (a pair used by two nodes is computed once, Sec.
-1.4 "scope in Transit-cells" [I]). It holds modules for every candidate because ``S``
+but with the super-net's shared modules (a pair used by two nodes is computed once:
+sharing in Transit-cells is our choice [I]). It holds modules for every candidate because ``S``
 changes as the search proceeds; only the derived ones run and train on a step. No weight
 multiplies anything, so the Transit-cell adds no autograd path to the architecture
 parameters: they reach it only through the derivation, which is not differentiable.

@@ -1,5 +1,5 @@
 """Few-shot NAS by counting nonlinear functions (Oh, Lee, Ham, AAAI 2025, arXiv 2412.14678)
-and its SPOS baseline, following ``fewshot_nonlinear.md``.
+and its SPOS baseline; see ``docs/methods/fewshot_nl.md``.
 
 The space is split by how many nonlinear functions a subnet's signal passes through
 (:mod:`.counting`), into disjoint subspaces (:mod:`.subspaces`); each gets its own supernet,

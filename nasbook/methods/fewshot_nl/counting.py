@@ -1,4 +1,5 @@
-"""The counting rule: how many nonlinear functions a signal passes through (spec Sec. 1.2, 1.4).
+"""The counting rule: how many nonlinear functions a signal passes through
+(docs/methods/fewshot_nl.md, "The counting rule").
 
 * NAS-Bench-201: the *effective number of nonlinear functions* (ENN) of a cell is the largest
   number of ReLU-conv ops on any live input-to-output path (``NB201Cell.nonlinearity_count``);
@@ -7,7 +8,7 @@
   ENN = 2 x (number of searchable layers that are not Identity), even values 12..42.
 
 The split needs no training and no gradients. Two rules that give *different* splits are
-kept for the notebook's "explore other rules" panel only, never as defaults (Sec. 1.2), and
+kept for the notebook's "explore other rules" panel only, never as defaults, and
 so is the development code's 3-pattern "trash" filter (it misses 16 disconnected cells).
 """
 from __future__ import annotations

@@ -4,7 +4,7 @@
   search scores candidates on the other half (the NAS-Bench-201 protocol's 25k/25k split;
   ours is the first/second half, the benchmark's ``cifar-split.txt`` is a fixed random one).
 * ImageNet: the search holds out ``holdout_per_class`` (50) images of every class, drawn with
-  seed 0, and the supernets train on the rest (ProxylessNAS convention, spec Sec. 3.2).
+  seed 0, and the supernets train on the rest (ProxylessNAS convention [C]).
 * Held-out and test images are read without augmentation, in fixed batches: single-path
   supernets normalise with batch statistics, so a subnet's score depends on its batch, and
   fixed batches make every candidate see the same ones.
@@ -70,7 +70,7 @@ def train_batches(cfg, n_batches: int, batch_size: int):
 
 
 def test_batches(cfg, batch_size: int, n_images: int | None = None):
-    """The test split in order (ranking evaluation; CIFAR-10: the 10k test images, spec Sec. 3.1)."""
+    """The test split in order (ranking evaluation; CIFAR-10: the 10k test images [C])."""
     test, _ = get_dataset(cfg.dataset, "test", cfg.data, cfg.download, cfg.resolution, augment=False)
     n = len(test) if n_images is None else min(n_images, len(test))
     return fixed_batches(test, range(n), batch_size, None, None, cfg.workers)

@@ -1,11 +1,13 @@
-"""The search after training: SPOS-style evolution over the whole space (spec Sec. 1.7).
+"""The search after training: SPOS-style evolution over the whole space
+(docs/methods/fewshot_nl.md, "Search after training").
 
 Population 50, 20 generations. Each generation keeps the 10 best candidates seen so far,
 makes 25 mutation children (a top-10 parent with each gene redrawn with probability 0.1)
 and 25 crossover children (each gene from one of two top-10 parents), and refills the
-population with random architectures. Each kind has its own quota (SPOS code): when
-mutation falls short, random architectures make up the difference, not crossover. Duplicates and candidates that break the constraint
-(e.g. a FLOPs limit) are rejected, and every evaluated candidate is cached: at most
+population with random architectures. Each kind has its own quota (SPOS code; see
+"Fidelity notes"): when mutation falls short, random architectures make up the difference,
+not crossover. Duplicates and candidates that break the constraint (e.g. a FLOPs limit) are
+rejected, and every evaluated candidate is cached: at most
 50 + 20 x 50 = 1050 evaluations. Fitness is computed by the caller, with the supernet that
 owns the candidate's count.
 """

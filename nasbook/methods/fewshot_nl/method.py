@@ -1,4 +1,5 @@
-"""The few-shot method and its SPOS baseline as engine tasks (spec Sec. 1.6, 1.7, 3).
+"""The few-shot method and its SPOS baseline as engine tasks (docs/methods/fewshot_nl.md:
+"Supernet-balanced sampling", "Search after training", "Presets").
 
 One :class:`~nasbook.engine.Task` holds *all* supernets (a :class:`SupernetBank`) and one
 SGD optimiser over their parameters. A training step:
@@ -6,7 +7,7 @@ SGD optimiser over their parameters. A training step:
 1. takes one minibatch;
 2. zeroes every gradient;
 3. for each (subspace, subnet) the sampler draws, runs the subnet on its supernet and calls
-   backward on its loss: gradients accumulate, i.e. the losses are **summed** (Sec. 1.6:
+   backward on its loss: gradients accumulate, i.e. the losses are **summed** ([C]:
    averaging would divide each supernet's learning rate by K);
 4. takes one optimiser step (and the scheduler follows the engine's epoch/step rule).
 
@@ -38,8 +39,9 @@ from .supernets import SHARING, build_bank
 
 @dataclass
 class FewShotNLConfig(SearchConfig):
-    """Few-shot NAS by counting nonlinear functions. Defaults are the spec's NAS-Bench-201
-    setting (Sec. 3.1); fields marked [O] are our choices where the sources are silent."""
+    """Few-shot NAS by counting nonlinear functions. Defaults are the ``paper`` preset's
+    NAS-Bench-201 setting; fields marked [O] are our choices where the sources are silent
+    (docs/methods/fewshot_nl.md, "Provenance")."""
 
     space: str = "nb201"                 # nb201 | mbconv
     backbone: str = "proxyless"          # mbconv only: layer table in nasbook.spaces.mbconv
@@ -72,7 +74,7 @@ class FewShotNLConfig(SearchConfig):
     zero_grad_set_to_none: bool = False
     train_portion: float = 0.5           # CIFAR: 25k supernet training / 25k search
     holdout_per_class: int | None = None  # ImageNet: 50 held-out images per class
-    # search after training (Sec. 1.7)
+    # search after training ([C]; docs "Search after training")
     population: int = 50
     generations: int = 20
     topk: int = 10
@@ -233,7 +235,8 @@ class FewShotNLSearch(SearchMethod):
         return lambda arch: arch_macs(arch, self.info.num_classes, self.info.in_channels) <= limit
 
     def search(self, log=None) -> EvolutionResult:
-        """Evolution over the whole space (Sec. 1.7), fitness on fixed held-out batches."""
+        """Evolution over the whole space ([C], "Search after training"), fitness on fixed
+        held-out batches."""
         cfg = self.cfg
         batches = self.on_device(fdata.heldout_batches(cfg, cfg.search_batches, cfg.eval_batch_size))
         calib = (self.on_device(fdata.train_batches(cfg, cfg.bn_recalibration_batches, cfg.bn_recalibration_batch_size))

@@ -1,8 +1,9 @@
-"""Ranking NAS-Bench-201 cells with trained supernets against the benchmark (spec Sec. 4.1, 4.2).
+"""Ranking NAS-Bench-201 cells with trained supernets against the benchmark
+(docs/methods/fewshot_nl.md, "Ranking against NAS-Bench-201").
 
 Every cell (or a fixed, seeded subset stratified by nonlinearity count [O]) is scored with the
 supernet that owns it, on fixed batches of the run's test split (CIFAR-10: the 10k test images
-at batch 512, Sec. 3.1). The scores are compared with the benchmark's test accuracies by
+at batch 512 [C]). The scores are compared with the benchmark's test accuracies by
 Kendall tau-b and Spearman rho (scipy), overall, within each subspace and on the top 1%,
 top 50% and bottom 50% by ground truth; "count alone" is the zero-cost baseline on the same
 cells. The found architecture's benchmark accuracies are looked up on all three datasets.

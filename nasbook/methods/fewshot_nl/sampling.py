@@ -1,4 +1,5 @@
-"""Which subnets a training step trains (spec Sec. 1.6).
+"""Which subnets a training step trains (docs/methods/fewshot_nl.md, "Supernet-balanced
+sampling").
 
 * ``"sbs"``, supernet-balanced sampling: one subnet per subspace every step, drawn uniformly
   from it, all on the same minibatch, losses summed. After T steps every supernet has had

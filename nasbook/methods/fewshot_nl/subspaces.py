@@ -1,8 +1,8 @@
 """Splitting a space into subspaces by nonlinearity count, and sampling inside them.
 
 A *partition* is a list of disjoint sets of count values that together cover every count
-that occurs (spec Sec. 1.3). Subspace k holds every architecture whose count lies in set k;
-each architecture belongs to exactly one subspace. Named partitions, as data:
+that occurs (docs/methods/fewshot_nl.md, "Splitting the space"). Subspace k holds every
+architecture whose count lies in set k; each architecture belongs to exactly one subspace. Named partitions, as data:
 
 * NAS-Bench-201: K = 3 merges the rare counts 0 and 1 (development code [C], our default [O]);
   K = 4 is the literal one-subspace-per-count rule; K = 1 is the whole space (one-shot).
@@ -73,7 +73,7 @@ def group_label(group: Sequence[int]) -> str:
 
 
 class NB201Subspaces:
-    """NAS-Bench-201 split by ENN; sampling from the explicit member lists (spec Sec. 1.6).
+    """NAS-Bench-201 split by ENN; sampling from the explicit member lists ([C]).
 
     With ``exclude_disconnected`` (default [O]) the 341 cells without a live path are never
     sampled for training or proposed by the search (they stay in ranking evaluation).
@@ -136,7 +136,7 @@ class NB201Subspaces:
 
 
 class MBConvSubspaces:
-    """The MobileNet space split by ENN = 2 x (non-Identity searchable layers) (spec Sec. 1.4).
+    """The MobileNet space split by ENN = 2 x (non-Identity searchable layers) [C].
 
     Sampling within a subspace is exact [O] (instead of the code's rejection sampling):
     draw the number of Identity layers k with probability proportional to its class size

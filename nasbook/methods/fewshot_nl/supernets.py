@@ -2,16 +2,16 @@
 
 * :class:`SearchCell` / :func:`nb201_supernet`: the NAS-Bench-201 network in which every edge
   holds all five ops and ``forward(x, cell)`` runs the chosen one on each edge, in all 15
-  cells (the benchmark's ``forward_dynamic``). BN: no affine, batch statistics only (Sec. 3.1).
+  cells (the benchmark's ``forward_dynamic``). BN: no affine, batch statistics only [C].
 * :class:`MBConvSupernet`: the MobileNet-space network in which every searchable layer holds
   its six MBConvs (and Identity where allowed); stem, first block, head and classifier are
-  its own (Sec. 1.5: each supernet is a complete network).
-* Channel reduction (Sec. 1.5): every width is divided by G (integer floor); the MBConv
-  expansion multiplies the reduced input width.
+  its own (each supernet is a complete network [C]).
+* Channel reduction [P] (docs/methods/fewshot_nl.md, "Narrow supernets and weight
+  sharing"): every width is divided by G (integer floor); the MBConv expansion multiplies the reduced input width.
 * :class:`SupernetBank`: ``sharing="independent"`` gives each subspace its own supernet
   (default [O], as the paper describes [R]); ``"single"`` one supernet for the whole space
   (SPOS, or "balancing without splitting"); ``"layerwise_cumulative"`` the development code's
-  NAS-Bench-201 variant (:class:`CopiedCell`, Sec. 1.8): one network sharing stem, reductions
+  NAS-Bench-201 variant (:class:`CopiedCell`, [C]): one network sharing stem, reductions
   and head, with some cells in several copies picked by the running count.
 """
 from __future__ import annotations
@@ -44,7 +44,7 @@ class SearchCell(nn.Module):
 
 
 def copy_index(running_count: int, thresholds: Sequence[int]) -> int:
-    """Which copy a cell uses: the number of thresholds the running count exceeds (Sec. 1.8)."""
+    """Which copy a cell uses: the number of thresholds the running count exceeds [C]."""
     return sum(running_count > t for t in thresholds)
 
 
@@ -83,7 +83,7 @@ def nb201_supernet(C: int, N: int, num_classes: int, in_channels: int = 3,
 
 # -- MobileNet space ---------------------------------------------------------------------------
 def narrow_backbone(backbone, divisor: int):
-    """The backbone with every width divided by ``divisor`` (floor), Sec. 1.5."""
+    """The backbone with every width divided by ``divisor`` (floor) [P]."""
     if divisor == 1:
         return backbone
     from ...spaces.mbconv import Stage

@@ -27,6 +27,8 @@ class NSEConfig(SearchConfig):
     drop_front_on_continue: bool = True    # quirk of the code: a new pool's first round drops F (Sec. 10 #11)
     reinit_classifier: bool = False        # quirk: the code's re-init skips the FC (Sec. 10 #7)
     warm_start: bool = False               # teaching mode (not NSE): retained ops keep their weights
+    sync_bn: bool = True                   # synchronised BN in the supernet under DDP (the code's; docs/methods/nse.md §7);
+                                           # SyncBN needs GPUs: set false for a CPU (gloo) torchrun
     # -- weights (Sec. 6.1) ----------------------------------------------------------------
     lr: float = 0.4
     warmup_lr: float = 0.1
@@ -62,9 +64,14 @@ class NSEConfig(SearchConfig):
     # -- derived final net (Sec. 7) ------------------------------------------------------------
     final_se: bool = True
     final_act: str = "swish"
+    # ours (docs/methods/nse.md §6.2): MACs budget of the derived net, in cost_unit MACs (e.g. 330
+    # with cost_unit 1e6); derive then takes the largest width multiplier on the 0.005 grid whose
+    # net (SE counted when final_se) fits. None: the derived net stays at x1.0.
+    width_budget: float | None = None
+    width_range: list[float] = (0.5, 2.0)  # the multipliers the grid spans
 
     def __post_init__(self):
-        for name in ("pools", "counts", "arch_betas", "window"):
+        for name in ("pools", "counts", "arch_betas", "window", "width_range"):
             setattr(self, name, list(getattr(self, name)))
         if self.cost not in ("flops", "latency"):
             raise ValueError(f"cost must be 'flops' or 'latency', got {self.cost!r}")
@@ -76,5 +83,9 @@ class NSEConfig(SearchConfig):
             raise ValueError(f"window must be [low, high] relative to the target, low < high, got {self.window}")
         if self.max_rounds is not None and len(self.max_rounds) != len(self.pools):
             raise ValueError(f"max_rounds needs one cap per pool ({len(self.pools)}), got {self.max_rounds}")
+        if len(self.width_range) != 2 or not 0 < self.width_range[0] <= self.width_range[1]:
+            raise ValueError(f"width_range must be [low, high] with 0 < low <= high, got {self.width_range}")
+        if self.width_budget is not None and self.width_budget <= 0:
+            raise ValueError(f"width_budget must be positive (MACs in cost_unit), got {self.width_budget}")
         if self.initial_retained not in (None, "nse27"):
             raise ValueError(f"initial_retained must be null or 'nse27', got {self.initial_retained!r}")

@@ -5,6 +5,15 @@ Both read the same list of convolutions of an op (:func:`op_convs`), so a pool o
 - FLOPs: ``sum H_out W_out C_out (C_in / groups) kh kw`` over its convs (multiply-accumulates),
   SE not counted during search; fixed part: stem, head 1x1 conv, global pool (1 per output
   element) and classifier;
+
+**The MACs convention** (one for the whole package, docs/methods/nse.md §5): the authors'
+counter's. Multiply-accumulates of every conv and of the classifier, **plus the global average
+pool counted as one MAC per output element** (``head_width``, e.g. 1,024); BN, activations,
+the averaging of the branches, biases and SE's channel product are not counted; SE's two 1x1
+convs are counted when the net has SE (final nets, ``se=True``; never in search). The search's
+cost model (:class:`CostModel`, :func:`arch_macs`) and ``nasbook info`` / ``count_macs``
+(through :meth:`nasbook.ops.nse_blocks.NSEHead.extra_macs`) give the same number for the
+same architecture and resolution.
 - latency: the sum of its convs' table entries, plus one element-wise add per op in an N layer
   and (|A| - 1) adds in a multi-branch R/E layer; fixed part: head conv, pool, classifier and
   (ours, default) the stem.
@@ -105,17 +114,21 @@ class CostModel:
         kind: ``"flops"`` or ``"latency"``; ``table``: the latency table (key -> value) for the latter.
         unit: costs are divided by this (1e6 for MFLOPs; 1 for the table's units).
         count_stem: count the stem in latency mode (ours; FLOPs always count it).
+        se: count the ops' SE convs (a final net with SE; the search never does). FLOPs only.
     """
 
     def __init__(self, pool: Sequence[OpSpec], layers: Sequence[LayerSpec], resolution: int, in_channels: int = 3,
                  stem_stride: int = 2, head_width: int = 1024, num_classes: int = 1000, kind: str = "flops",
-                 table: dict | None = None, unit: float = 1e6, count_stem: bool = True):
+                 table: dict | None = None, unit: float = 1e6, count_stem: bool = True, se: bool = False):
         if kind not in ("flops", "latency"):
             raise ValueError(f"cost kind must be 'flops' or 'latency', got {kind!r}")
         if kind == "latency" and table is None:
             raise ValueError("latency cost needs a table: measure one with `nasbook latency measure` and pass "
                              "--latency-table FILE")
+        if se and kind != "flops":
+            raise ValueError("se=True (counting SE convs) is for the FLOPs cost only")
         self.pool, self.layers, self.kind, self.table, self.unit = tuple(pool), list(layers), kind, table, unit
+        self.se = se
         self.sizes = []
         size = out_size(resolution, stem_stride)
         self.stem = ConvDesc(resolution, resolution, in_channels, layers[0].c_in, (3, 3), (stem_stride,) * 2, (1, 1))
@@ -126,7 +139,7 @@ class CostModel:
         c_last = layers[-1].c_out
         self.head = head = ConvDesc(size, size, c_last, head_width, (1, 1))
         self.head_pool_key = pool_key(size, size, head_width)
-        if kind == "flops":
+        if kind == "flops":  # the package's MACs convention (module docstring): the pool is head_width MACs
             fixed = self.stem.macs + head.macs + head_width + head_width * num_classes
         else:
             fixed = (self._lookup(self.stem.key()) if count_stem else 0.0) + self._lookup(head.key()) \
@@ -144,12 +157,12 @@ class CostModel:
         """Cost of pool op ``op`` alone in layer ``layer`` (its convs, plus its add in an N layer)."""
         if (layer, op) not in self._cache:
             s, size = self.layers[layer], self.sizes[layer]
-            convs = op_convs(self.pool[op], s.c_in, s.c_out, s.stride, size)
+            convs = op_convs(self.pool[op], s.c_in, s.c_out, s.stride, size, self.se)
             if self.kind == "flops":
                 c = sum(cv.macs for cv in convs)
             else:
                 c = sum(self._lookup(cv.key()) for cv in convs)
-                if s.kind == "N":
+                if s.role == "N":  # a layer with the identity path (LayerSpec.role)
                     c += self._lookup(add_key(size, size, s.c_out))
             self._cache[(layer, op)] = c / self.unit
         return self._cache[(layer, op)]
@@ -158,7 +171,7 @@ class CostModel:
         """Cost of a layer with active ops ``active`` (sum of its ops; plus the R/E adds)."""
         c = sum(self.op_cost(layer, o) for o in active)
         s = self.layers[layer]
-        if self.kind == "latency" and s.kind != "N" and len(active) > 1:
+        if self.kind == "latency" and s.role != "N" and len(active) > 1:
             so = out_size(self.sizes[layer], s.stride)
             c += (len(active) - 1) * self._lookup(add_key(so, so, s.c_out)) / self.unit
         return c
@@ -170,6 +183,17 @@ class CostModel:
     def table_keys(self, op_ids_per_layer: Sequence[Sequence[int]]) -> set[str]:
         """Every table key these layers and the fixed part need (for measuring a table)."""
         return set(_keys_for(self, op_ids_per_layer))
+
+
+def arch_macs(arch, resolution: int, in_channels: int = 3, num_classes: int = 1000) -> int:
+    """MACs of the standalone network of an :class:`~nasbook.spaces.nse.NSEArch` (its widths
+    after ``width_mult``, SE counted when ``arch.se``) at ``resolution``, by the package's
+    MACs convention (module docstring): what ``nasbook info`` reports for it."""
+    from ...spaces.nse_pools import get_pool
+
+    model = CostModel(get_pool(arch.pool), arch.layer_specs(), resolution, in_channels, arch.stem_stride,
+                      arch.head_width, num_classes, "flops", unit=1.0, se=arch.se)
+    return int(round(model.arch_cost(arch.layers)))
 
 
 def _keys_for(model: CostModel, op_ids_per_layer):

@@ -78,7 +78,7 @@ class NSESearch(SearchMethod):
         self.pool = pools[-1]  # alpha and the cost model index the largest pool
         self.widths = tuple(cfg.widths or PLANS[cfg.plan][1])
         self.specs = layer_specs(cfg.plan, cfg.counts, self.widths)
-        self.kinds = [s.kind for s in self.specs]
+        self.kinds = [s.role for s in self.specs]  # behaviour follows shape (docs/methods/nse.md §2.2)
         table = load_table(cfg.latency_table) if cfg.cost == "latency" and cfg.latency_table else None
         self.cost = CostModel(self.pool, self.specs, info.resolution, info.in_channels, cfg.stem_stride,
                               cfg.head_width, info.num_classes, cfg.cost, table,
@@ -124,8 +124,17 @@ class NSESearch(SearchMethod):
         return float(statistics.median(costs))
 
     def build_supernet(self, subsets) -> NSESupernet:
-        return NSESupernet(self.pool, self.specs, subsets, self.info.num_classes, self.info.in_channels,
-                           self.cfg.stem_stride, self.cfg.head_width, self.cost, self.cfg.p_eps)
+        """A freshly initialised supernet over ``subsets`` (every round, Sec. 4.3 step 8). Under
+        DDP (world size > 1) its BN layers are synchronised BN, as in the authors' search
+        (docs/methods/nse.md §7): one set of batch statistics over the global batch, which is
+        also the batch the one sampled architecture is shared by. ``sync_bn: false`` keeps
+        per-GPU statistics (ours). SyncBatchNorm needs GPUs: under gloo (CPU torchrun) the
+        statistics stay per process."""
+        model = NSESupernet(self.pool, self.specs, subsets, self.info.num_classes, self.info.in_channels,
+                            self.cfg.stem_stride, self.cfg.head_width, self.cost, self.cfg.p_eps)
+        if self.cfg.sync_bn and D.world()[1] > 1 and D.backend() in ("nccl", None):
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        return model
 
     # -- engine task ---------------------------------------------------------------------------
     def optimizers(self):
@@ -328,7 +337,8 @@ class NSESearch(SearchMethod):
 
     def derive(self) -> NSEArch:
         """The picked front member as a final network value (empty N layers dropped); before the
-        first front exists, the most probable architecture under alpha."""
+        first front exists, the most probable architecture under alpha. With ``width_budget``
+        the value gets the largest width multiplier that fits it (docs/methods/nse.md §6.2)."""
         cfg = self.cfg
         best = self.pick()
         if best is not None:
@@ -341,8 +351,14 @@ class NSESearch(SearchMethod):
                 layers.append(on if on or k == "N" else (max(s, key=lambda o: p[l, o]),))
         arch = NSEArch(cfg.pools[self.state.stage], cfg.plan, tuple(cfg.counts), tuple(layers),
                        widths=tuple(self.widths) if cfg.widths else None, stem_stride=cfg.stem_stride,
-                       head_width=cfg.head_width, se=cfg.final_se, act=cfg.final_act)
-        return arch.compact()
+                       head_width=cfg.head_width, se=cfg.final_se, act=cfg.final_act).compact()
+        if cfg.width_budget is not None:
+            from .width import fit_width_mult
+
+            info = self.info
+            arch = fit_width_mult(arch, cfg.width_budget * cfg.cost_unit, "macs", info.resolution, info.in_channels,
+                                  info.num_classes, *cfg.width_range)
+        return arch
 
     def summary(self):
         best = self.pick()

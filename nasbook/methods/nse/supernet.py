@@ -53,10 +53,12 @@ class NSESupernet(nn.Module):
         if len(subsets) != len(layers):
             raise ValueError(f"{len(subsets)} subsets for {len(layers)} layers")
         self.pool, self.specs, self.cost, self.p_eps = tuple(pool), list(layers), cost, p_eps
-        self.kinds = [s.kind for s in layers]
+        # what each layer does follows its shape (stride 1 and c_in == c_out: a normal layer,
+        # whatever the plan's letter), as the authors' cells decide (docs/methods/nse.md §2.2)
+        self.kinds = [s.role for s in layers]
         self.stem = NSEStem(in_channels, layers[0].c_in, stem_stride, act)
         self.layers = nn.ModuleList(
-            MultiBranchLayer(s.kind, ids, lambda o, s=s: make_nse_op(self.pool[o], s.c_in, s.c_out, s.stride, act))
+            MultiBranchLayer(s.role, ids, lambda o, s=s: make_nse_op(self.pool[o], s.c_in, s.c_out, s.stride, act))
             for s, ids in zip(layers, subsets))
         self.head = NSEHead(layers[-1].c_out, num_classes, head_width, act)
         init_weights(self)
