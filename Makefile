@@ -2,7 +2,7 @@
 #   make demo   set up this machine if needed, then run a real tiny DARTS search ending in a drawn cell
 #   make test   set up this machine if needed, then run the whole test suite (what CI runs)
 SHELL := /bin/bash
-.PHONY: demo test figures
+.PHONY: demo test figures lab mutants
 
 demo:
 	@bin=$$(scripts/setup.sh | tail -n1) && $$bin/nasbook demo --out runs/demo
@@ -12,3 +12,7 @@ test:
 
 figures:
 	@bin=$$(scripts/setup.sh | tail -n1) && $$bin/nasbook figures
+
+# Mutation testing of the algorithm modules (not part of CI; docs/testing.md): about an hour
+mutants:
+	@bin=$$(scripts/setup.sh | tail -n1) && $$bin/python scripts/mutants.py $(ARGS)

@@ -1,5 +1,6 @@
 """The DARTS method on the engine: derivation rule, second-order gradient, reproducibility,
 kill-and-resume."""
+import pytest
 import torch
 from torch import nn
 
@@ -130,3 +131,37 @@ def test_derive_cell_orders_by_strength_and_breaks_ties_like_the_darts_code():
     assert nodes[3] == [("max_pool_3x3", 4), ("sep_conv_5x5", 1)]
     # node 2: every weight equal -> edges 0 and 1, each with the first non-'none' op
     assert nodes[2] == [("max_pool_3x3", 0), ("max_pool_3x3", 1)]
+
+
+def test_derive_genotype_reads_each_cell_type_from_its_own_alphas():
+    task, _ = _tiny_task("first")
+    m = task.model
+    with torch.no_grad():
+        m.alphas_normal.zero_(), m.alphas_reduce.zero_()
+        m.alphas_normal[:, PRIMITIVES.index("sep_conv_3x3")] = 5.0
+        m.alphas_reduce[:, PRIMITIVES.index("max_pool_3x3")] = 5.0
+    g = task.derive()
+    assert {op for node in g.normal for op, _ in node} == {"sep_conv_3x3"}
+    assert {op for node in g.reduce for op, _ in node} == {"max_pool_3x3"}
+    assert list(g.normal_concat) == list(g.reduce_concat) == [2, 3, 4, 5]  # the last `multiplier` nodes
+
+
+def test_weight_lr_follows_the_cosine_to_lr_min_per_epoch():
+    import math
+
+    from nasbook.engine import EngineConfig, Trainer
+    from nasbook.data import make_loader
+    from torch.utils.data import TensorDataset
+
+    task, cfg = _tiny_task("first")
+    ds = TensorDataset(torch.randn(4, 1, 8, 8), torch.zeros(4, dtype=torch.long))
+    tr = Trainer(task, {s: make_loader(ds, 2, 0) for s in task.streams}, EngineConfig(progress=False))
+    sched, interval = tr.schedulers["weights"]
+    assert interval == "epoch"
+    lrs = []
+    for _ in range(cfg.epochs + 1):
+        lrs.append(task._opts["weights"].param_groups[0]["lr"])
+        sched.step()
+    E, lo, hi = cfg.epochs, cfg.lr_min, cfg.lr
+    assert lrs == [pytest.approx(lo + (hi - lo) * (1 + math.cos(math.pi * e / E)) / 2) for e in range(E + 1)]
+    assert lrs[-1] == pytest.approx(0.001)  # the code's learning_rate_min
