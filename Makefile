@@ -10,6 +10,10 @@ demo:
 test:
 	@bin=$$(scripts/setup.sh | tail -n1) && scripts/run_tests.sh $$bin
 
+# JupyterLab from the project's environment, opened on the course notebooks
+lab:
+	@bin=$$(scripts/setup.sh | tail -n1) && $$bin/jupyter lab notebooks/
+
 figures:
 	@bin=$$(scripts/setup.sh | tail -n1) && $$bin/nasbook figures
 

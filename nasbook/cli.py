@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -96,6 +97,7 @@ def _preset_note(method: str, preset: str) -> str:
 def cmd_search(args, extra):
     from .config import parse_overrides
     from .search import search
+    from .viz import draw_arch
 
     if args.method_help:
         print(_method_help(args.method))
@@ -114,7 +116,8 @@ def cmd_search(args, extra):
     note = _preset_note(args.method, args.preset)
     if note:   # a preset that is our design, not the paper's, says so before it runs
         print(f"note: preset {args.preset!r} is ours, not the paper's: {note}", file=sys.stderr)
-    res = search(args.method, args.preset, out, overrides, resume=bool(args.resume))
+    res = search(args.method, args.preset, out, overrides, resume=bool(args.resume), draw=draw_arch,
+                 force=args.force)
     rank, world = res.trainer.rank, res.trainer.world
     if world > 1:  # under torchrun every rank reports, so that agreement can be checked
         import hashlib
@@ -141,17 +144,18 @@ def cmd_demo(args, extra):
     from .measure import count_macs, count_params
     from .search import search
     from .spaces import get_space
+    from .viz import draw_arch
 
     out = Path(args.out)
     t = time.perf_counter()
     print("nasbook demo: first-order DARTS on the offline digits (tiny preset, 2 CPU cores: ~1 minute)")
-    res = search("darts", "tiny", out, {"epochs": args.epochs} if args.epochs else None)
+    res = search("darts", "tiny", out, {"epochs": args.epochs} if args.epochs else None, draw=draw_arch)
     last = [h for h in res.history if h.get("event") == "epoch"][-1]
     print(f"search finished in {time.perf_counter() - t:.0f} s; validation accuracy of the super-net "
           f"on the architecture half: {100 * last.get('val_top1', float('nan')):.1f}%")
     print("derived genotype:")
     print(res.arch)
-    net = get_space("darts").build(res.arch, "cifar10")
+    net = get_space("darts").build(res.arch, 10, 3, 32)   # CIFAR-10's classes, channels, resolution
     print(f"as a CIFAR-10 evaluation network (C=36, 20 cells): {count_params(net, ('auxiliary_head',)) / 1e6:.2f}M params, "
           f"{count_macs(net, (3, 32, 32)) / 1e6:.0f}M MACs")
     print(f"run folder: {out}  (arch.json, cells_normal.svg/png, cells_reduce.svg/png, metrics.jsonl)")
@@ -165,7 +169,7 @@ def cmd_derive(args, extra):
 
     run = Path(args.run)
     if not (run / "config.yaml").exists():
-        raise SystemExit(f"nasbook derive: {run} is not a run folder (it has no config.yaml)")
+        raise ValueError(f"{run} is not a run folder (it has no config.yaml)")
     saved = yaml.safe_load((run / "config.yaml").read_text())
     from .config import make_config
     from .data import dataset_info
@@ -174,25 +178,25 @@ def cmd_derive(args, extra):
     cls = get_method(saved["method"])
     cfg = make_config(cls.Config, saved["config"])
     task = cls(cfg, dataset_info(cfg.dataset, cfg.resolution))
-    try:
-        task.load_run(run)
-    except ValueError as e:
-        raise SystemExit(f"nasbook derive: {e}") from None
+    task.load_run(run)  # a broken checkpoint is a ValueError naming the file: one line from main()
     arch = task.derive()
-    write_arch(run, arch, cls.key, saved.get("preset", "?"), task, draw=not args.no_draw)
+    from .viz import draw_arch
+
+    write_arch(run, arch, cls.key, saved.get("preset", "?"), task, draw=None if args.no_draw else draw_arch)
     print(arch)
     return 0
 
 
 def cmd_draw(args, extra):
-    from .spaces import get_space, load_arch, space_of
+    from .spaces import space_of
+    from .viz import draw_arch, has_drawing
+    from .zoo import resolve
 
-    arch = load_arch(args.arch)
-    space = get_space(space_of(arch))
-    if space.draw is None:
-        raise SystemExit(f"nasbook draw: the {space.name} space has no drawing yet")
+    arch = resolve(args.arch)
+    if not has_drawing(space_of(arch)):
+        raise SystemExit(f"nasbook draw: the {space_of(arch)} space has no drawing yet")
     stem = Path(args.out) if args.out else Path(Path(args.arch).stem if Path(args.arch).suffix else args.arch)
-    for p in space.draw(arch, stem, formats=args.format.split(",")):
+    for p in draw_arch(arch, stem, formats=args.format.split(",")):
         print(p)
     return 0
 
@@ -200,19 +204,23 @@ def cmd_draw(args, extra):
 def arch_info(source: str, dataset: str | None = None) -> dict:
     """Params and MACs of an architecture at its space's standard resolution (``info``)."""
     from . import zoo
-    from .measure import complexity
-    from .spaces import arch_to_dict, get_space, load_arch, space_of
+    from .data import dataset_info
+    from .measure import complexity, masked_macs
+    from .spaces import arch_to_dict, get_space, space_of
 
-    arch = load_arch(source)
+    arch = zoo.resolve(source)
     space = get_space(space_of(arch))
     meta = zoo.get(source).meta if source in zoo.names() else {}
     ds = dataset or meta.get("dataset") or "cifar10"
-    net = space.build(arch, ds)
-    shape = space.input_shape(ds)
+    d = dataset_info(ds)
+    net = space.build(arch, d.num_classes, d.in_channels, d.resolution)
+    shape = space.input_shape(d.in_channels, d.resolution)
     info = {"name": source, "space": space.name, "dataset": ds, **complexity(net, shape)}
     info["params_m"] = round(info["params"] / 1e6, 3)
     info["macs_m"] = round(info["macs"] / 1e6, 1)
     if space.sizes is not None: info["sizes"] = space.sizes(arch, net)
+    if getattr(arch, "weight_masks", None) is not None:   # MGAS: the dense MACs are the "MACs" line
+        info.setdefault("sizes", {})["macs_with_masks"] = masked_macs(net, shape)[1]
     if meta:
         info["paper"] = meta.get("paper")
         info["reported"] = meta.get("reported", {})
@@ -279,6 +287,7 @@ def cmd_space(args, extra):
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nasbook", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--debug", action="store_true", help="show the full traceback of an error (also NASBOOK_DEBUG=1)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("search", help="run an architecture search", add_help=False,
@@ -291,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--download", action="store_true", help="let torchvision download CIFAR if missing")
     s.add_argument("--out", help="run folder (default runs/METHOD-TIME)")
     s.add_argument("--resume", metavar="RUN", help="resume the run in this folder from its checkpoint")
+    s.add_argument("--force", action="store_true",
+                   help="with --resume: resume even when settings differ from the saved ones")
     s.add_argument("--epochs", type=int)
     s.add_argument("--batch-size", type=int)
     s.add_argument("--seed", type=int)
@@ -341,6 +352,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Bad input ends in one line on stderr and exit code 2; a run that
+    cannot go on (a NaN loss) in one line and exit code 1; any other error in one line and
+    exit code 1, with the traceback under ``--debug`` (or ``NASBOOK_DEBUG=1``)."""
+    from .engine import NonFiniteLoss
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("NASBOOK_DEBUG") == "1"
+    argv = [a for a in argv if a != "--debug"]
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "search":
@@ -348,8 +367,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args, extra) or 0
     except (ValueError, FileNotFoundError, KeyError) as e:
-        print(f"nasbook {args.command}: error: {e}", file=sys.stderr)
+        if debug:
+            raise
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"nasbook {args.command}: error: {msg}", file=sys.stderr)
         return 2
+    except NonFiniteLoss as e:
+        if debug:
+            raise
+        print(f"nasbook {args.command}: stopped: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001 - one line for the user; --debug shows the traceback
+        if debug:
+            raise
+        print(f"nasbook {args.command}: error: {type(e).__name__}: {e} (run again with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

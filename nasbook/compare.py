@@ -48,8 +48,11 @@ def search_overrides(method: str, seed: int = 0) -> dict:
             "progress": False, **BUDGET[method]}
 
 
-def compare_one(method: str, out: str | Path = "runs/compare", seed: int = 0) -> dict:
-    """Search ``method`` on the common budget, retrain its derived network, one table row."""
+def compare_one(method: str, out: str | Path = "runs/compare", seed: int = 0, draw=None) -> dict:
+    """Search ``method`` on the common budget, retrain its derived network, one table row.
+
+    ``draw``: an optional ``draw(arch, stem)`` callback (e.g. :func:`nasbook.viz.draw_arch`)
+    for the drawing of the derived architecture in the run folder; none by default."""
     from . import retrain as R
     from .search import search
     from .spaces import get_space, space_of
@@ -61,7 +64,7 @@ def compare_one(method: str, out: str | Path = "runs/compare", seed: int = 0) ->
             steps[0] += 1
 
     t0 = time.perf_counter()
-    result = search(method, "tiny", Path(out) / method, search_overrides(method, seed), hooks=[count])
+    result = search(method, "tiny", Path(out) / method, search_overrides(method, seed), hooks=[count], draw=draw)
     search_s = time.perf_counter() - t0
     arch = result.arch
     trained = R.retrain(arch, RETRAIN_RECIPE, out=None, verbose=False, overrides={**RETRAIN, "seed": seed})
@@ -75,12 +78,12 @@ def compare_one(method: str, out: str | Path = "runs/compare", seed: int = 0) ->
 
 
 def compare_methods(methods: Iterable[str] | None = None, out: str | Path = "runs/compare", seed: int = 0,
-                    progress: bool = False) -> list[dict]:
+                    progress: bool = False, draw=None) -> list[dict]:
     """One row per method (default: all of :data:`METHODS`), see :func:`compare_one`."""
     from tqdm.auto import tqdm
 
     methods = list(methods or METHODS)
-    return [compare_one(m, out, seed) for m in tqdm(methods, desc="methods", disable=not progress)]
+    return [compare_one(m, out, seed, draw) for m in tqdm(methods, desc="methods", disable=not progress)]
 
 
 def save_results(rows: list[dict], path: str | Path) -> Path:

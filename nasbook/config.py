@@ -7,6 +7,8 @@ that name the key. Command-line ``--set key=value`` overrides are parsed as YAML
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import typing
 from dataclasses import dataclass, fields
 from importlib import resources
@@ -16,6 +18,10 @@ from typing import Any
 import yaml
 
 from .engine import EngineConfig
+
+#: YAML 1.2's float syntax (PyYAML reads YAML 1.1, where ``6e-4`` without a dot is a string):
+#: every flag, ``--set`` value and preset value of a float field goes through it.
+_YAML12_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
 
 PRESET_DIR = "nasbook.methods.presets"
 
@@ -28,6 +34,7 @@ class SearchConfig:
     dataset: str = "digits"
     data: str | None = None          # dataset root (default $NASBOOK_DATA or ./data)
     download: bool = False
+    skip_bad_images: bool = False    # an unreadable image: stop with its name (default) or skip it with a warning
     resolution: int | None = None    # None: the dataset's own
     train_portion: float = 0.5       # DARTS search split: half weights, half architecture
     batch_size: int = 64
@@ -77,8 +84,12 @@ def _check_type(key: str, value: Any, tp: Any) -> Any:
             raise ValueError(f"{key}: expected an integer, got {value!r}")
         return value
     if tp is float:
+        if isinstance(value, str) and _YAML12_FLOAT.fullmatch(value.strip()):
+            value = float(value.strip().replace(".inf", "inf").replace(".nan", "nan"))  # 6e-4, 1E+2: numbers
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"{key}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ValueError(f"{key}: expected a finite number, got {value!r}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):

@@ -12,17 +12,19 @@ import torch
 import yaml
 from torch import nn
 
+from .engine.checkpoint import load as load_checkpoint
+
 
 def load_trained(arch, weights: str | Path | None = None, recipe: str | None = None,
                  overrides: dict | None = None) -> tuple[nn.Module, tuple]:
     """(eval-mode network, input shape (C, H, W)) of ``arch`` with ``weights`` (an engine
     checkpoint or a plain state dict)."""
+    from .config import make_config
     from .data import dataset_info
     from .retrain import RetrainConfig, build_net, load_recipe
-    from .config import make_config
-    from .spaces import load_arch
+    from .zoo import resolve
 
-    arch = load_arch(arch) if isinstance(arch, (str, Path, dict)) else arch
+    arch = resolve(arch)   # a zoo name, a JSON file or run folder, or a value
     saved = Path(weights).parent / "config.yaml" if weights else None
     if recipe is not None:
         cfg = load_recipe(recipe, overrides)
@@ -32,7 +34,7 @@ def load_trained(arch, weights: str | Path | None = None, recipe: str | None = N
         cfg = make_config(RetrainConfig, dict(overrides or {}))
     net, _ = build_net(arch, cfg)
     if weights:
-        st = torch.load(weights, map_location="cpu", weights_only=False)
+        st = load_checkpoint(weights)  # weights_only: a weights file never runs code
         net.load_state_dict(st["model"] if isinstance(st, dict) and "model" in st else st)
     info = dataset_info(cfg.dataset, cfg.resolution)
     return net.eval(), (info.in_channels, info.resolution, info.resolution)

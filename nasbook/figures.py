@@ -36,15 +36,14 @@ def _savefig(fig, path: Path) -> Path:
 def zoo_figures(out: Path) -> list[Path]:
     """One drawing per zoo architecture (every cell type / the layer chain)."""
     from . import zoo
-    from .spaces import get_space
+    from .viz import draw_arch, has_drawing
 
     paths = []
     for name in zoo.names():
         e = zoo.get(name)
-        space = get_space(e.space)
-        if space.draw is None:
+        if not has_drawing(e.space):
             continue
-        paths += space.draw(e.arch, out / "zoo" / name, formats=("svg",))
+        paths += draw_arch(e.arch, out / "zoo" / name, formats=("svg",))
     return paths
 
 
@@ -60,8 +59,8 @@ def darts_params_figure(out: Path, samples: int = 100) -> Path:
     gen = torch.Generator().manual_seed(SEED)
     genotypes = [sample_genotype(gen) for _ in range(samples)]  # sampled outside the meta context
     with torch.device("meta"):
-        sampled = [count_params(build_network(g, "cifar10", auxiliary=False)) / 1e6 for g in genotypes]
-        published = {n: count_params(build_network(zoo.get(n).arch, "cifar10", auxiliary=False)) / 1e6
+        sampled = [count_params(build_network(g, "cifar", auxiliary=False)) / 1e6 for g in genotypes]
+        published = {n: count_params(build_network(zoo.get(n).arch, "cifar", auxiliary=False)) / 1e6
                      for n in zoo.names() if zoo.get(n).space == "darts"
                      and (zoo.get(n).meta.get("dataset") or "cifar10") == "cifar10"}
     fig, ax = plt.subplots(figsize=(7, 3.2))
@@ -86,7 +85,7 @@ def mbconv_macs_figure(out: Path, samples: int = 50, backbone: str = "proxyless"
     space = get_space("mbconv")
     archs = [sample_arch(backbone, gen) for _ in range(samples)]
     with torch.device("meta"):
-        macs = [count_macs(space.build(a, "imagenet"), space.input_shape("imagenet")) / 1e6 for a in archs]
+        macs = [count_macs(space.build(a, 1000, 3, 224), space.input_shape(3, 224)) / 1e6 for a in archs]  # ImageNet's sizes
     fig, ax = plt.subplots(figsize=(7, 3.2))
     ax.hist(macs, bins=25, color="#b9a")
     ax.set(xlabel="MACs (M) at 224 px", ylabel="networks",

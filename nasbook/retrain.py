@@ -329,10 +329,11 @@ def build_net(arch, cfg: RetrainConfig) -> tuple[nn.Module, list[str]]:
     if to_arch:
         arch = dataclasses.replace(arch, **to_arch)
     takes = takes + tuple(ARCH_KEYS.get(space, {}))
-    if space in ("darts", "mgas"):
-        kw.update(in_channels=info.in_channels, num_classes=info.num_classes)
-        if cfg.dataset == "digits":
-            kw.setdefault("stem", "cifar")
+    kind = "imagenet" if cfg.dataset.startswith("imagenet") else "cifar"
+    if space == "darts":   # the papers' evaluation setting follows the dataset (the recipe's keys override)
+        kw["setting"] = kind
+    elif space == "mgas":  # so does the stem, unless the recipe names one
+        kw.setdefault("stem", kind)
     not_applied = [k for k in _NET_KEYS if getattr(cfg, k) not in (None, False) and k not in takes]
     if cfg.drop_path_prob and space not in ("darts", "mgas"):
         not_applied.append("drop_path_prob")
@@ -340,7 +341,7 @@ def build_net(arch, cfg: RetrainConfig) -> tuple[nn.Module, list[str]]:
         not_applied.append("stem_C")
     if space == "mgas" and "stem_C" in not_applied and cfg.stem_C == "from_genotype":
         not_applied.remove("stem_C")
-    net = get_space(space).build(arch, cfg.dataset, **kw)
+    net = get_space(space).build(arch, info.num_classes, info.in_channels, info.resolution, **kw)
     return net, not_applied
 
 
@@ -546,8 +547,9 @@ def _print_epoch(event: str, info: dict) -> None:
 
 def retrain(arch, recipe: str, out: str | Path | None = None, overrides: dict | None = None,
             resume: bool = False, hooks: Iterable = (), verbose: bool = True) -> RetrainResult:
-    """Train ``arch`` (anything :func:`nasbook.spaces.load_arch` accepts, or a value) with
+    """Train ``arch`` (a zoo name, anything :func:`nasbook.spaces.load_arch` accepts, or a value) with
     ``recipe``; see the module docstring."""
+    from . import zoo
     from .engine import seed_everything
     from .spaces import arch_to_dict, load_arch, space_of
 
@@ -562,7 +564,7 @@ def retrain(arch, recipe: str, out: str | Path | None = None, overrides: dict | 
         check_supported(cfg)
         recipe, arch = saved["recipe"], load_arch(saved["arch"])
     else:
-        arch = arch if not isinstance(arch, (str, Path, dict)) else load_arch(arch)
+        arch = zoo.resolve(arch)
         cfg = load_recipe(recipe, overrides)
     loaders, info = retrain_loaders(cfg)
     seed_everything(cfg.seed)  # the initial weights are part of the run

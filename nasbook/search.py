@@ -7,7 +7,7 @@ the engine, runs the search, derives the architecture and writes the run folder:
     RUN/metrics.jsonl  one JSON object per logged step and per epoch
     RUN/checkpoint.pt  the latest checkpoint (resume with resume=True)
     RUN/arch.json      the derived architecture value
-    RUN/cells.svg/png  its drawing
+    RUN/cells*.svg/png its drawing, when a ``draw`` callback is given (e.g. :func:`nasbook.viz.draw_arch`)
     RUN/summary.json   method, preset, architecture, params/MACs of the derived network
 """
 from __future__ import annotations
@@ -16,15 +16,18 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import yaml
 
 from . import config as C
-from .data import get_dataset, make_loader, search_split
 from .engine import Trainer, seed_everything
 from .engine import distributed as D
 from .methods import get_method
+
+
+#: ``draw(arch, stem) -> list[Path]``: a drawing callback (this layer cannot import ``nasbook.viz``).
+DrawFn = Callable[[Any, Path], list]
 
 
 @dataclass
@@ -41,40 +44,48 @@ def make_config(method: str, preset: str = "tiny", overrides: dict | None = None
     return C.load_config(cls.Config, cls.key, preset, overrides)
 
 
-def search_loaders(cfg, streams=("train", "arch"), evaluate: bool = True):
-    """Loaders for the DARTS search split of ``cfg.dataset``'s training set."""
-    rank, world = D.world()
-    train, info = get_dataset(cfg.dataset, "train", cfg.data, cfg.download, cfg.resolution)
-    w_idx, a_idx = search_split(len(train), cfg.train_portion, getattr(train, "targets", None))
-    loaders = {"train": make_loader(train, cfg.batch_size, cfg.seed, w_idx, True, cfg.workers, rank, world, 0),
-               "arch": make_loader(train, cfg.batch_size, cfg.seed, a_idx, True, cfg.workers, rank, world, 1)}
-    out = {k: v for k, v in loaders.items() if k in streams}
-    if evaluate:
-        # the super-net's accuracy on the architecture half, as DARTS' train_search reports it
-        out["valid"] = make_loader(train, 2 * cfg.batch_size, cfg.seed, a_idx, False, cfg.workers, rank, world, 2)
-    return out, info
+#: settings a resumed run may change: they steer the run, not what it computes
+RESUMABLE = frozenset({"stop_after_steps", "progress", "log_every", "checkpoint_every", "workers", "device",
+                       "data", "download"})
+
+
+def _resume_config(cls, run_dir: Path | None, overrides: dict | None, force: bool):
+    """The saved config of ``run_dir`` with ``overrides``; refuses (before anything is written)
+    a run without a checkpoint, and changed settings unless ``force``."""
+    if run_dir is None or not (run_dir / "config.yaml").exists():
+        raise ValueError(f"cannot resume: {run_dir} holds no config.yaml of an earlier run")
+    if not any(run_dir.rglob("checkpoint.pt")):
+        raise ValueError(f"cannot resume {run_dir}: it holds no checkpoint.pt (the run stopped before its first "
+                         f"checkpoint, or it was deleted); start it again without --resume")
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    before = C.make_config(cls.Config, dict(saved["config"]))
+    cfg = C.make_config(cls.Config, {**saved["config"], **(overrides or {})})
+    old, new = dataclasses.asdict(before), dataclasses.asdict(cfg)
+    changed = [f"{k}: {old[k]!r} -> {new[k]!r}" for k in new if k not in RESUMABLE and new[k] != old[k]]
+    if changed and not force:
+        raise ValueError(f"cannot resume {run_dir} with changed settings ({'; '.join(changed)}): its checkpoint "
+                         f"was made with the saved ones. Drop them, or add --force to resume anyway")
+    return cfg, saved.get("preset")
 
 
 def search(method: str, preset: str = "tiny", out: str | Path | None = None, overrides: dict | None = None,
-           resume: bool = False, hooks: Iterable = (), draw: bool = True) -> SearchResult:
-    """Run a search and return the derived architecture. See the module docstring."""
+           resume: bool = False, hooks: Iterable = (), draw: DrawFn | None = None,
+           force: bool = False) -> SearchResult:
+    """Run a search and return the derived architecture. See the module docstring.
+
+    ``draw(arch, stem) -> list[Path]``, when given, draws the derived architecture into the run
+    folder (``RUN/cells*``); the command line passes :func:`nasbook.viz.draw_arch`."""
     cls = get_method(method)
     run_dir = Path(out) if out else None
     if resume:
-        if run_dir is None or not (run_dir / "config.yaml").exists():
-            raise ValueError(f"cannot resume: {run_dir} holds no config.yaml of an earlier run")
-        saved = yaml.safe_load((run_dir / "config.yaml").read_text())
-        saved_overrides = dict(saved["config"])
-        saved_overrides.update(overrides or {})
-        cfg = C.make_config(cls.Config, saved_overrides)
-        preset = saved.get("preset", preset)
+        cfg, saved_preset = _resume_config(cls, run_dir, overrides, force)
+        preset = saved_preset or preset
     else:
         cfg = make_config(method, preset, overrides)
-    loaders, info = (cls.search_loaders(cfg) if hasattr(cls, "search_loaders")  # a method with its own data split
-                     else search_loaders(cfg, streams=cls.streams, evaluate=getattr(cls, "evaluate_each_epoch", True)))
+    loaders, info = cls.search_loaders(cfg)  # the DARTS split, or a method's own
     seed_everything(cfg.seed)  # the super-net's initial weights and alphas are part of the run
     task = cls(cfg, info)
-    if run_dir is not None and D.is_main():
+    if run_dir is not None and D.is_main() and not resume:  # a resume never rewrites what it resumes
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(yaml.safe_dump(
             {"method": cls.key, "preset": preset, "config": dataclasses.asdict(cfg)}, sort_keys=False))
@@ -86,7 +97,9 @@ def search(method: str, preset: str = "tiny", out: str | Path | None = None, ove
     return SearchResult(arch, history, run_dir, task, trainer)
 
 
-def write_arch(run_dir: Path, arch, method: str, preset: str, task=None, draw: bool = True) -> dict:
+def write_arch(run_dir: Path, arch, method: str, preset: str, task=None, draw: DrawFn | None = None) -> dict:
+    """Write ``arch.json`` and ``summary.json``; with ``draw`` also the drawing ``cells*``
+    (its file names are listed in the summary's ``drawings``)."""
     from .spaces import arch_to_dict, get_space, space_of
 
     space = get_space(space_of(arch))
@@ -95,7 +108,7 @@ def write_arch(run_dir: Path, arch, method: str, preset: str, task=None, draw: b
                "str": str(arch)}
     if task is not None:
         summary.update(task.summary())
-    if draw and space.draw is not None:
-        summary["drawings"] = [str(p.name) for p in space.draw(arch, run_dir / "cells")]
+    if draw is not None:
+        summary["drawings"] = [str(p.name) for p in draw(arch, run_dir / "cells")]
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

@@ -18,15 +18,17 @@ def count(name: str) -> dict:
     """``{"params", "macs", "params_m", "macs_m", "dataset"}`` of zoo entry ``name`` at its
     dataset's standard resolution (auxiliary head excluded, as papers report)."""
     from . import zoo
+    from .data import dataset_info
     from .measure import complexity
     from .spaces import get_space
 
     e = zoo.get(name)
     ds = e.meta.get("dataset") or "cifar10"
+    d = dataset_info(ds)
     space = get_space(e.space)
     with torch.device("meta"):
-        net = space.build(e.arch, ds)
-        c = complexity(net, space.input_shape(ds))
+        net = space.build(e.arch, d.num_classes, d.in_channels, d.resolution)
+        c = complexity(net, space.input_shape(d.in_channels, d.resolution))
     return {"dataset": ds, "params": c["params"], "macs": c["macs"],
             "params_m": round(c["params"] / 1e6, 3), "macs_m": round(c["macs"] / 1e6, 1)}
 

@@ -32,7 +32,7 @@ import json
 from IPython.display import SVG, display
 import nasbook
 from nasbook.search import search, make_config
-from nasbook.viz import plot_arch_weights
+from nasbook.viz import draw_arch, plot_arch_weights
 from nasbook.exercises import check
 
 # %% [markdown]
@@ -59,7 +59,7 @@ def show_epoch(event, info):
     if event == "epoch":
         print(f"epoch {info['epoch'] + 1}: super-net accuracy on the architecture half {100 * info['val_top1']:.1f}%")
 
-result = search("darts", SCALE, "runs/quickstart", overrides, hooks=[show_epoch])
+result = search("darts", SCALE, "runs/quickstart", overrides, hooks=[show_epoch], draw=draw_arch)
 print(result.arch)
 
 # %% [markdown]

@@ -42,10 +42,10 @@ from IPython.display import SVG, display
 
 from nasbook.exercises import check
 from nasbook.figures import darts_params_figure, mbconv_macs_figure, nb201_figure
-from nasbook.spaces import get_space
 from nasbook.spaces.darts import PRIMITIVES, count_genotypes, sample_genotype
 from nasbook.spaces.mbconv import BACKBONES, count_architectures, sample_arch
 from nasbook.spaces.nb201 import OPS, all_cells, count_histogram, sample_cell
+from nasbook.viz import draw_arch
 
 samples = 40 if SCALE == "tiny" else 400
 out = Path("runs/spaces")
@@ -74,7 +74,7 @@ print(f"cells of one type: {one_cell:,}  |  architectures (normal x reduce): {on
 
 # %%
 g = sample_genotype(gen)
-paths = get_space("darts").draw(g, out / "darts_random", formats=("svg",))
+paths = draw_arch(g, out / "darts_random", formats=("svg",))
 display(SVG(paths[0]))
 
 # %% [markdown]
@@ -102,7 +102,7 @@ print(f"{disconnected} cells have no path from input to output (all-`none` cuts)
 # %%
 cell = sample_cell(gen, connected_only=True)
 print(cell)
-display(SVG(get_space("nb201").draw(cell, out / "nb201_random", formats=("svg",))[0]))
+display(SVG(draw_arch(cell, out / "nb201_random", formats=("svg",))[0]))
 
 # %% [markdown]
 # How many of these are *different* networks? A `skip_connect` passes its input unchanged, a `none` edge
@@ -148,7 +148,7 @@ arch = sample_arch("proxyless", gen)
 print(arch.table())
 
 # %%
-display(SVG(get_space("mbconv").draw(arch, out / "mbconv_random", formats=("svg",))[0]))
+display(SVG(draw_arch(arch, out / "mbconv_random", formats=("svg",))[0]))
 
 # %% [markdown]
 # What do these choices cost? Multiply-accumulates at 224 px of random ProxylessNAS-backbone networks

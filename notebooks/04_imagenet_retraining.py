@@ -159,7 +159,10 @@ plt.show()
 # * **after it**, `cfg.schedule()` names the decay. With the progress `u = (t − W) / (E − W)`: `"cosine"` is
 #   `lr_min + (base − lr_min)(1 + cos πu) / 2`, `"linear"` is `base · (1 − u)`; `"step"` is a staircase
 #   `base · γ^⌊t / every⌋` counted from t = 0, warm-up included (γ is `cfg.lr_gamma`, called `cfg.lr_decay` in
-#   the EfficientNet recipes; `every` is `cfg.lr_step_epochs` or `cfg.lr_decay_epochs`).
+#   the EfficientNet recipes; `every` is `cfg.lr_step_epochs` or `cfg.lr_decay_epochs`);
+# * except `"pcdarts_linear"` (the PC-DARTS ImageNet code, `adjust_lr`), set once per epoch e: a linear decay from
+#   epoch 0, `base · (E − 5 − e) / (E − 5)`, the last 5 epochs `base · (E − e) / (5 (E − 5))`, and in the warm-up
+#   that value times `(e + 1) / W`.
 #
 # The checker compares with `R.lr_at` for every recipe that `nasbook recipes` lists, at many t.
 
@@ -174,6 +177,10 @@ import math
 
 def lr(cfg, t):
     base, W, E = cfg.base_lr(), cfg.lr_warmup_epochs, cfg.epochs
+    if cfg.schedule() == "pcdarts_linear":
+        e = math.floor(t)
+        rate = base * (E - 5 - e) / (E - 5) if E - e > 5 else base * (E - e) / ((E - 5) * 5)
+        return rate * (e + 1) / W if W > 0 and e < W else rate
     if W > 0 and t < W:
         if cfg.lr_interval == "epoch":
             return base * (math.floor(t) + 1) / W

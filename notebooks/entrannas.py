@@ -50,7 +50,7 @@ from nasbook.ops.cell_ops import PRIMITIVES
 from nasbook.engine import Trainer, seed_everything
 from nasbook.exercises import check
 from nasbook.methods.entrannas import EnTranNASSearch
-from nasbook.search import make_config, search_loaders
+from nasbook.search import make_config
 from nasbook.spaces.darts import Genotype, build_network
 from nasbook.viz.cells import cell_dot
 from nasbook.viz.entrannas import plot_dst_history, plot_supernet_strip, weighted_cell_dot
@@ -278,7 +278,8 @@ plt.ylabel("‖Engine − Transit‖ / ‖Engine‖"); plt.title("same α, same 
 # %%
 tiny = {"progress": False, "arch_lr": 0.05, "epochs": 5, "max_steps_per_epoch": 8}
 cfg = make_config("entrannas", SCALE, {"derive": "dst", **(tiny if SCALE == "tiny" else {})})
-loaders, info = search_loaders(cfg, streams=EnTranNASSearch.streams, evaluate=False)
+loaders, info = EnTranNASSearch.search_loaders(cfg)
+loaders.pop("valid", None)  # no per-epoch evaluation here
 seed_everything(cfg.seed)
 task = EnTranNASSearch(cfg, info)
 history = task.run(Trainer(task, loaders, cfg.engine(), None))
@@ -302,7 +303,7 @@ print(f"training accuracy of the super-net over the last steps: {sum(h['acc'] fo
 geno = task.derive()
 print(geno)
 print("inputs per node  normal:", geno.fan_in("normal"), " reduce:", geno.fan_in("reduce"))
-net = build_network(geno, "cifar10")
+net = build_network(geno, "cifar")   # the CIFAR setting: C = 36, 20 cells, 10 classes
 print(f"CIFAR-10 evaluation network (C = 36, 20 cells): {count_params(net, ('auxiliary_head',)) / 1e6:.2f}M parameters")
 display(SVG(cell_dot(geno.normal, geno.normal_concat, "DST normal cell").pipe(format="svg").decode()))
 display(SVG(cell_dot(geno.reduce, geno.reduce_concat, "DST reduction cell").pipe(format="svg").decode()))

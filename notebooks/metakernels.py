@@ -45,9 +45,9 @@ from nasbook.engine import Trainer, seed_everything
 from nasbook.exercises import check
 from nasbook.measure import count_params, saved_tensor_bytes
 from nasbook.methods.metakernels import ArchTracer, ChainSupernet, MetaKernelsSearch, architecture_loss, meta_kernel
-from nasbook.search import make_config, search_loaders
-from nasbook.spaces import get_space
+from nasbook.search import make_config
 from nasbook.spaces.mbconv import BACKBONES, arch_macs, build_network
+from nasbook.viz import draw_arch
 from nasbook.viz.metakernels import plot_choice_timeline, plot_cost, plot_meta_kernel
 torch.manual_seed(0);
 
@@ -91,7 +91,7 @@ plt.tight_layout()
 # %%
 overrides = {"progress": False, "max_steps_per_epoch": 10, "arch_lr": 0.03} if SCALE == "tiny" else {}
 cfg = make_config("metakernels", SCALE, overrides)
-loaders, info = search_loaders(cfg, streams=MetaKernelsSearch.streams)
+loaders, info = MetaKernelsSearch.search_loaders(cfg)
 seed_everything(cfg.seed)
 task = MetaKernelsSearch(cfg, info)
 tracer = ArchTracer(task, layer=1)
@@ -229,11 +229,11 @@ except ImportError:
 # %%
 arch = task.derive()
 print(arch.table())
-net = build_network(arch, cfg.dataset)
+net = build_network(arch, info.num_classes, info.in_channels)
 print(f"{count_params(net) / 1e6:.3f}M params, {arch_macs(arch, info.num_classes, info.in_channels, task.model.resolution) / 1e6:.2f}M MACs at {task.model.resolution}px")
 b0 = zoo.get("efficientnet_b0").arch
 print(f"EfficientNet-B0 (a point of the paper space mk-b0): {count_params(build_network(b0)) / 1e6:.2f}M params, {arch_macs(b0) / 1e6:.1f}M MACs")
-display(SVG(get_space("mbconv").draw(arch, "runs/metakernels/arch", formats=("svg",))[0]))
+display(SVG(draw_arch(arch, "runs/metakernels/arch", formats=("svg",))[0]))
 
 
 # %% [markdown]

@@ -100,7 +100,7 @@ plt.tight_layout(); plt.show()
 # %%
 def run(target=TARGET, regrow_ratio=REGROW_RATIO, stages=STAGES, **overrides):
     cfg = {"target_params": target, "regrow_ratio": regrow_ratio, "stages": stages, "progress": False, **overrides}
-    return search("mgas", SCALE, None, cfg, draw=False)
+    return search("mgas", SCALE, None, cfg)
 
 res = run()
 task = res.method
@@ -255,8 +255,7 @@ for name, arch in [("super-net", supernet_arch()), ("one ir_k3_e6 per layer (the
 # branches, labelled with their hidden width, with the identity path dashed; a grey layer kept no block (depth search).
 
 # %%
-mobile = search("mgas", "tiny_mobilenet_like_nasbook", None, {"progress": False, "monitor_fraction": 0.0, "batch_size": 16},
-                draw=False)
+mobile = search("mgas", "tiny_mobilenet_like_nasbook", None, {"progress": False, "monitor_fraction": 0.0, "batch_size": 16})
 r = mobile_sizes(mobile.arch, 10, 1)
 print(f"depth {r['depth']}/{len(mobile.arch.layers)}, {r['candidates_kept']} blocks, "
       f"dense {r['dense_params']:,} / non-zero {r['nonzero_params']:,} params")

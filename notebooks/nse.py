@@ -47,6 +47,7 @@ from nasbook.methods.nse.state import num_rounds
 from nasbook.search import search
 from nasbook.spaces import get_space
 from nasbook.spaces.nse_pools import G_72, MAC_27, MB_19
+from nasbook.viz import draw_arch
 from nasbook.viz.nse import plot_fronts, plot_membership, plot_probabilities
 torch.manual_seed(0);
 
@@ -62,11 +63,11 @@ torch.manual_seed(0);
 print({name: len(p) for name, p in (("MB-19", MB_19), ("MAC-27", MAC_27), ("G-72", G_72))})
 print("G-72 #34:", G_72[34], "  #57:", G_72[57], "  MAC-27 #16:", MAC_27[16], "  MB-19 #11:", MB_19[11])
 nsenet = zoo.get("nsenet").arch
-macs = count_macs(get_space("nse").build(nsenet, "imagenet"), (3, 224, 224))
+macs = count_macs(get_space("nse").build(nsenet, 1000, 3, 224), (3, 224, 224))   # ImageNet: classes, channels, px
 print(f"NSENet: {macs / 1e6:.1f}M MACs at 224 with SE (published: 333M)")
 
 # %%
-display(SVG(get_space("nse").draw(nsenet, "runs/nse/nsenet", formats=("svg",))[0]))
+display(SVG(draw_arch(nsenet, "runs/nse/nsenet", formats=("svg",))[0]))
 
 # %% [markdown]
 # ## 2 · A distribution over multi-branch layers
@@ -191,8 +192,8 @@ except ImportError:
 # %%
 arch = result.arch
 print(arch)
-print(f"{count_macs(get_space('nse').build(arch, 'digits'), (1, 8, 8)) / 1e3:.1f}k MACs on 8x8 digits")
-display(SVG(get_space("nse").draw(arch, "runs/nse/derived", formats=("svg",))[0]))
+print(f"{count_macs(get_space('nse').build(arch, 10, 1, 8), (1, 8, 8)) / 1e3:.1f}k MACs on 8x8 digits")
+display(SVG(draw_arch(arch, "runs/nse/derived", formats=("svg",))[0]))
 
 
 # %% [markdown]

@@ -9,7 +9,9 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 py="${PYTHON:-python3}"
-key="$(cat "$repo/pyproject.toml" | sha256sum | cut -c1-12)"
+# keyed by the dependency lists only, so that tool settings in pyproject.toml rebuild nothing
+key="$("$py" -c 'import sys, tomllib, json; p = tomllib.load(open(sys.argv[1], "rb"))["project"]
+print(json.dumps([p["dependencies"], p["optional-dependencies"]]))' "$repo/pyproject.toml" | sha256sum | cut -c1-12)"
 venv="${NASBOOK_VENV:-$HOME/.cache/nasbook/venv-$key}"
 
 if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.deps-installed" ]; then

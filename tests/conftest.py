@@ -24,7 +24,10 @@ def _seed():
 
 @pytest.fixture
 def one_thread():
-    """One torch thread for the test: tiny ops on a shared 2-core CPU wait less (setup-notes.md)."""
+    """One torch thread for the test: the nets of most tests are tiny (4-16 channels, 8x8
+    images), a second thread cannot speed them up, and on a busy 2-core machine two threads
+    waiting on each other made some files 5x slower. Use it with
+    ``pytestmark = pytest.mark.usefixtures("one_thread")``; restored afterwards."""
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

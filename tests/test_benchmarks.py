@@ -18,6 +18,7 @@ ARGS = {
     "metakernels_vs_weighted_sum": QUICK + ["--backbone", "mk-tiny", "--resolution", "32", "--batch", "2"],
     "mgas_memory": ["--settings", "tiny,mobile-tiny", "--batch", "2"],
     "nse_round_cost": QUICK + ["--ks", "1,2"],
+    "peer_nb201": QUICK + ["--smoke"],
     "retrain_throughput": QUICK + ["--batch", "2", "--resolution", "32"],
 }
 

@@ -23,7 +23,7 @@ def test_info_json_is_one_object(capsys):
 
 
 def test_info_on_a_json_file(tmp_path, capsys):
-    from nasbook.spaces.darts_zoo import DARTS_V1
+    from nasbook.zoo.darts import DARTS_V1
 
     f = tmp_path / "g.json"
     f.write_text(DARTS_V1.to_json())

@@ -77,11 +77,11 @@ def test_second_order_gradient_matches_exact_hessian_vector_product():
 
 
 def test_fixed_seed_fixes_genotype(tmp_path, tiny_overrides):
-    a = search("darts", "tiny", tmp_path / "a", tiny_overrides, draw=False)
-    b = search("darts", "tiny", tmp_path / "b", tiny_overrides, draw=False)
+    a = search("darts", "tiny", tmp_path / "a", tiny_overrides)
+    b = search("darts", "tiny", tmp_path / "b", tiny_overrides)
     assert a.arch == b.arch
     assert torch.equal(a.method.model.alphas_normal, b.method.model.alphas_normal)
-    c = search("darts", "tiny", tmp_path / "c", {**tiny_overrides, "seed": 7}, draw=False)
+    c = search("darts", "tiny", tmp_path / "c", {**tiny_overrides, "seed": 7})
     assert not torch.equal(a.method.model.alphas_normal, c.method.model.alphas_normal)
 
 
@@ -92,12 +92,12 @@ def _state(res):
 def test_kill_and_resume_reproduces_uninterrupted_run(tmp_path, tiny_overrides):
     """Killed after its first epoch (and, separately, mid-epoch), a resumed run ends with the same
     genotype and bit-identical weights as an uninterrupted one."""
-    full = search("darts", "tiny", tmp_path / "full", tiny_overrides, draw=False)
+    full = search("darts", "tiny", tmp_path / "full", tiny_overrides)
     ref = _state(full)
     for stop, extra in ((3, {}), (2, {"checkpoint_every": 1})):  # epoch boundary; mid-epoch
         run = tmp_path / f"killed{stop}"
-        search("darts", "tiny", run, {**tiny_overrides, **extra, "stop_after_steps": stop}, draw=False)
-        res = search("darts", "tiny", run, {"stop_after_steps": None}, resume=True, draw=False)
+        search("darts", "tiny", run, {**tiny_overrides, **extra, "stop_after_steps": stop})
+        res = search("darts", "tiny", run, {"stop_after_steps": None}, resume=True)
         assert res.arch == full.arch
         st = _state(res)
         assert all(torch.equal(ref[k], st[k]) for k in ref), [k for k in ref if not torch.equal(ref[k], st[k])]
@@ -106,7 +106,9 @@ def test_kill_and_resume_reproduces_uninterrupted_run(tmp_path, tiny_overrides):
 
 
 def test_run_folder_contents(tmp_path, tiny_overrides):
-    res = search("darts", "tiny", tmp_path / "r", {**tiny_overrides, "epochs": 1})
+    from nasbook.viz import draw_arch  # search() draws only with a drawer passed in
+
+    res = search("darts", "tiny", tmp_path / "r", {**tiny_overrides, "epochs": 1}, draw=draw_arch)
     for f in ("arch.json", "summary.json", "config.yaml", "metrics.jsonl", "checkpoint.pt",
               "cells_normal.svg", "cells_normal.png", "cells_reduce.svg"):
         assert (tmp_path / "r" / f).exists(), f

@@ -8,7 +8,7 @@ import torch
 from nasbook.ops.cell_ops import PRIMITIVES
 from nasbook.spaces import load_arch
 from nasbook.spaces.darts import Genotype, build_network, count_genotypes, sample_genotype
-from nasbook.spaces.darts_zoo import DARTS_V1, DARTS_V2, PC_DARTS_CIFAR, PC_DARTS_IMAGENET
+from nasbook.zoo.darts import DARTS_V1, DARTS_V2, PC_DARTS_CIFAR, PC_DARTS_IMAGENET
 from nasbook.measure import count_macs, count_params
 
 ZOO = [DARTS_V1, DARTS_V2, PC_DARTS_CIFAR, PC_DARTS_IMAGENET]
@@ -84,10 +84,29 @@ def test_200_malformed_genotypes_raise_value_error():
 def test_darts_v2_cifar_parameter_count():
     """DARTS V2 at C=36, 20 cells: 3,349,342 params without the auxiliary head; the head adds 476,426
     (the figures the DARTS code prints; the paper rounds them to 3.3M)."""
-    net = build_network(DARTS_V2, "cifar10", auxiliary=True)
+    net = build_network(DARTS_V2, "cifar", auxiliary=True)
     main = count_params(net, exclude=("auxiliary_head",))
     assert main == 3_349_342
     assert count_params(net) - main == 476_426
+
+
+def test_space_build_takes_sizes_not_dataset_names():
+    """The space's ``build`` takes (classes, channels, resolution): CIFAR-10's give the CIFAR
+    setting, ImageNet's the mobile setting; zoo names resolve in the zoo, not in ``load_arch``."""
+    from nasbook import zoo
+    from nasbook.spaces import get_space
+
+    s = get_space("darts")
+    assert count_params(s.build(DARTS_V2, 10, 3, 32), exclude=("auxiliary_head",)) == 3_349_342
+    net = s.build(PC_DARTS_IMAGENET, 1000, 3, 224)
+    assert net.stem_kind == "imagenet" and round(count_params(net) / 1e6, 2) == 5.34
+    assert s.input_shape(3, 224) == (3, 224, 224) and s.input_shape(1, 8) == (1, 32, 32)
+    assert build_network(DARTS_V2, "cifar", num_classes=100).classifier.out_features == 100
+    with pytest.raises(ValueError, match="setting"):
+        build_network(DARTS_V2, "cifar10")
+    with pytest.raises(ValueError, match="zoo.resolve"):
+        load_arch("darts_v2")
+    assert zoo.resolve("darts_v2") == DARTS_V2 and zoo.resolve(DARTS_V2) is DARTS_V2
 
 
 def test_imagenet_network_counts():
@@ -108,7 +127,7 @@ def test_mobilenet_v2_counts_through_measure():
 
 
 def test_evaluation_network_forward_and_aux():
-    net = build_network(DARTS_V1, "cifar10", C=8, layers=5, auxiliary=True, drop_path_prob=0.2)
+    net = build_network(DARTS_V1, "cifar", C=8, layers=5, auxiliary=True, drop_path_prob=0.2)
     x = torch.randn(2, 3, 32, 32)
     net.train()
     logits, aux = net(x)
@@ -118,7 +137,7 @@ def test_evaluation_network_forward_and_aux():
 
 
 def test_drop_path_only_in_training():
-    net = build_network(DARTS_V2, "cifar10", C=8, layers=5, drop_path_prob=0.5).eval()
+    net = build_network(DARTS_V2, "cifar", C=8, layers=5, drop_path_prob=0.5).eval()
     x = torch.randn(2, 3, 32, 32)
     assert torch.equal(net(x), net(x))
 
@@ -134,7 +153,7 @@ def test_genotype_with_variable_fan_in_builds():
                   [("dil_conv_3x3", 3)], [("sep_conv_3x3", 1), ("skip_connect", 4)]], [2, 3, 4, 5],
                  DARTS_V2.reduce, [2, 3, 4, 5])
     assert not g.is_darts_format()
-    net = build_network(g, "cifar10", C=8, layers=5)
+    net = build_network(g, "cifar", C=8, layers=5)
     assert net(torch.randn(1, 3, 32, 32)).shape == (1, 10)
     assert Genotype.from_json(g.to_json()) == g
 
@@ -144,7 +163,7 @@ def test_ista_nas_genotypes_are_in_the_zoo_as_the_authors_published_them():
     primitives (no 'none'), two inputs per node from earlier nodes, and the two-stage cell
     counts the 3.32M parameters of a C=36, 20-cell CIFAR network."""
     from nasbook import zoo
-    from nasbook.spaces.darts_zoo import ISTA_IMAGENET, ISTA_ONESTAGE, ISTA_TWOSTAGE
+    from nasbook.zoo.darts import ISTA_IMAGENET, ISTA_ONESTAGE, ISTA_TWOSTAGE
 
     ista_ops = {"max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
                 "dil_conv_3x3", "dil_conv_5x5"}
@@ -157,5 +176,5 @@ def test_ista_nas_genotypes_are_in_the_zoo_as_the_authors_published_them():
     # first and last edges of the published two-stage normal cell, in the authors' flat order
     assert ISTA_TWOSTAGE.normal[0][0] == ("skip_connect", 0) and ISTA_TWOSTAGE.normal[3][1] == ("skip_connect", 0)
     assert ISTA_IMAGENET.reduce[3] == (("sep_conv_3x3", 2), ("skip_connect", 3))
-    net = build_network(ISTA_TWOSTAGE, "cifar10", auxiliary=True)
+    net = build_network(ISTA_TWOSTAGE, "cifar", auxiliary=True)
     assert count_params(net, exclude=("auxiliary_head",)) == 3_316_726

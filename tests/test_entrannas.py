@@ -19,7 +19,7 @@ from nasbook.ops.cell_ops import PRIMITIVES
 from nasbook.search import make_config, search
 from nasbook.spaces import load_arch
 from nasbook.spaces.darts import Genotype, build_network
-from nasbook.spaces.darts_zoo import DARTS_V2, PC_DARTS_CIFAR
+from nasbook.zoo.darts import DARTS_V2, PC_DARTS_CIFAR
 
 OPS7 = primitives_for("dst")  # the DST default: 7 ops, no 'none'
 C = 4
@@ -458,10 +458,10 @@ def _arch_state(res):
 @pytest.fixture(scope="module")
 def tiny_runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("entrannas")
-    a = search("entrannas", "tiny", base / "a", TINY, draw=False)
-    b = search("entrannas", "tiny", base / "b", TINY, draw=False)
-    search("entrannas", "tiny", base / "c", {**TINY, "stop_after_steps": 5, "checkpoint_every": 2}, draw=False)
-    c = search("entrannas", "tiny", base / "c", {"stop_after_steps": None}, resume=True, draw=False)
+    a = search("entrannas", "tiny", base / "a", TINY)
+    b = search("entrannas", "tiny", base / "b", TINY)
+    search("entrannas", "tiny", base / "c", {**TINY, "stop_after_steps": 5, "checkpoint_every": 2})
+    c = search("entrannas", "tiny", base / "c", {"stop_after_steps": None}, resume=True)
     return a, b, c
 
 

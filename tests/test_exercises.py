@@ -62,3 +62,21 @@ def test_grade_log(tmp_path, monkeypatch):
     rows = [json.loads(line) for line in log.read_text().splitlines()]
     assert [(r["exercise"], r["ok"]) for r in rows] == [(ex.id, True), (ex.id, False)]
     assert "too small" in rows[1]["message"]
+
+
+def test_a_wrong_answer_in_a_notebook_shows_one_red_line_and_no_traceback():
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("from nasbook.exercises import check"),
+                nbformat.v4.new_code_cell('check("01.nb201_size", 12)')]
+    client = NotebookClient(nb, timeout=120, kernel_name="python3")
+    with pytest.raises(CellExecutionError):
+        client.execute()
+    err = [o for o in nb.cells[1].outputs if o.output_type == "error"]
+    assert err and err[0].ename == "ExerciseFailed"  # the cell fails: graders and CI see it
+    shown = "\n".join(err[0].traceback)
+    assert "Traceback" not in shown and "nasbook/exercises" not in shown
+    assert "01.nb201_size" in shown and "\x1b[1;31m" in shown and len(err[0].traceback) == 1

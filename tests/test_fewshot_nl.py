@@ -32,14 +32,7 @@ QUICK = {"epochs": 2, "max_steps_per_epoch": 3, "progress": False, "log_every": 
          "eval_batch_size": 64}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These nets are tiny (4-16 channels, 8x8 images): a second thread cannot speed them up, and on a
-    busy machine two threads waiting on each other made this file 5x slower. Restored afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny nets: one thread waits less (conftest)
 
 
 # -- the split ---------------------------------------------------------------------------------

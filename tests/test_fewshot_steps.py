@@ -204,3 +204,34 @@ def test_uniform_sampling_shares_follow_the_trainable_subspace_sizes():
     assert all(c.connected for c in sub.all_members)
     assert [round(100 * s / sum(sub.sizes()), 1) for s in sub.sizes()] == [57.3, 36.1, 6.5]
     assert NB201Subspaces(3, exclude_disconnected=False).sizes() == [9105, 5520, 1000]
+
+
+def test_evolution_defaults_are_the_spos_settings():
+    import inspect
+
+    d = {k: v.default for k, v in inspect.signature(evolve).parameters.items() if v.default is not inspect._empty}
+    assert (d["population"], d["generations"], d["topk"], d["mutation_children"], d["crossover_children"],
+            d["mutation_prob"]) == (50, 20, 10, 25, 25, 0.1)
+
+
+def test_evolution_never_evaluates_what_the_space_or_the_constraint_refuses():
+    class Picky(Genes):
+        def allowed(self, arch):
+            return arch[0] != 0  # the space refuses gene 0 = 0
+
+    seen = []
+    res = evolve(Picky([]), lambda a: (seen.append(a), sum(a))[1], seed=1, generations=4,
+                 constraint=lambda a: a[1] != 4)  # and the constraint refuses gene 1 = 4
+    assert seen and all(a[0] != 0 and a[1] != 4 for a in seen)
+    assert len(seen) == len(set(seen)) == res.evaluated  # each candidate evaluated once
+
+
+def test_evolution_is_a_function_of_its_seed_and_reports_the_best_so_far():
+    rugged = lambda a: random.Random(sum(v * 7 ** i for i, v in enumerate(a))).random()  # noqa: E731
+    a, _ = _run(rugged, generations=4)
+    b, _ = _run(rugged, generations=4)
+    c = evolve(Genes([]), rugged, seed=4, generations=4)
+    assert a.best == b.best and a.fitness == b.fitness and a.fitness != c.fitness
+    for h in a.history:  # each generation reports the best fitness among everything evaluated before it
+        assert h["best"] == max(a.fitness[tuple(int(v) for v in t.strip("()").split(", "))] for t in h["top"])
+    assert a.best_fitness == max(a.fitness.values())

@@ -8,7 +8,7 @@ import torchvision
 from nasbook import zoo
 from nasbook.measure import count_macs, count_params
 from nasbook.ops.mbconv import MBConv
-from nasbook.spaces import arch_to_dict, get_space, load_arch
+from nasbook.spaces import arch_to_dict, load_arch
 from nasbook.spaces.mbconv import (BACKBONES, SKIP, Choice, MBConvArch, arch_macs, build_network,
                                    count_architectures, sample_arch)
 
@@ -29,7 +29,7 @@ def _copy_by_order(src: torch.nn.Module, dst: torch.nn.Module):
 ])
 def test_reference_networks_match_torchvision(name, tv_builder, macs_m, params_m):
     arch = zoo.get(name).arch
-    ours, ref = build_network(arch, "imagenet"), tv_builder()
+    ours, ref = build_network(arch), tv_builder()   # ImageNet sizes by default
     macs, params = count_macs(ours, (3, 224, 224)), count_params(ours)
     assert abs(macs / 1e6 - macs_m) <= 0.01 * macs_m, macs
     assert abs(params / 1e6 - params_m) <= 0.01 * params_m, params
@@ -47,9 +47,9 @@ def test_closed_form_macs_equal_counter_on_random_archs():
     for bb in ("mk-tiny", "mk-tiny", "proxyless"):
         arch = sample_arch(bb, g)
         res = BACKBONES[bb].resolution
-        assert arch_macs(arch) == count_macs(build_network(arch, "imagenet"), (3, res, res))
+        assert arch_macs(arch) == count_macs(build_network(arch), (3, res, res))
     arch = sample_arch("mk-tiny", g)
-    assert arch_macs(arch, 10, 1, resolution=16) == count_macs(build_network(arch, "digits"), (1, 16, 16))
+    assert arch_macs(arch, 10, 1, resolution=16) == count_macs(build_network(arch, 10, 1), (1, 16, 16))
 
 
 def test_space_sizes():
@@ -71,11 +71,12 @@ def test_json_round_trip_registry_and_table(tmp_path):
     assert MBConvArch.from_json(arch.to_json()) == arch
     # a backbone may be named instead of spelled out
     assert MBConvArch.from_dict({"space": "mbconv", "backbone": "mk-b0", "layers": d["layers"]}) == arch
-    assert load_arch("efficientnet_b0") == zoo.get("efficientnet_b0").arch
+    assert zoo.resolve("efficientnet_b0") == zoo.get("efficientnet_b0").arch
     table = zoo.get("efficientnet_b0").arch.table()
     assert "k5_s22_e6_i24_o40_se0.25" in table and "(fixed)" in table
-    s = get_space("mbconv")
-    paths = s.draw(arch, tmp_path / "arch", formats=("svg",))
+    from nasbook.viz import draw_arch
+
+    paths = draw_arch(arch, tmp_path / "arch", formats=("svg",))
     assert paths[0].read_text().count("MB") == arch.depth
 
 
@@ -83,7 +84,7 @@ def test_skip_removes_blocks():
     bb = BACKBONES["mk-tiny"]
     layers = [SKIP if s.skippable else (Choice(*s.fixed) if s.fixed else Choice(3, 2)) for s in bb.layers()]
     arch = MBConvArch(bb, layers)
-    net = build_network(arch, "cifar10")
+    net = build_network(arch, num_classes=10)
     assert len(net.blocks) == bb.num_layers - 3
     assert net(torch.randn(2, 3, 32, 32)).shape == (2, 10)
 

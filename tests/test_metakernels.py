@@ -163,7 +163,7 @@ def test_expected_macs_exact_at_one_hot_and_linear():
                 q = 0 if c.is_skip else bb.expansions.index(c.expand) + s.skippable
                 p = _one_hot(3, bb.kernels.index(c.kernel) if not c.is_skip else 0)
                 probs.append((p, _one_hot(6 + s.skippable, q)))
-        exact = count_macs(build_network(arch, "imagenet"), (3, 224, 224))
+        exact = count_macs(build_network(arch), (3, 224, 224))   # ImageNet sizes by default
         assert float(net.expected_macs(probs)) == exact == arch_macs(arch)
     # linear in q̃ for fixed p (a mixture of two width choices costs the mixture of their costs)
     probs_a = [(torch.softmax(torch.randn(3, dtype=F64), 0), _one_hot(len(b), 0)) for b in net.betas]
@@ -298,7 +298,7 @@ def test_tiny_preset_mac_range_comment_is_the_real_range():
     smallest = MBConvArch(bb, [min(bb.choices(s), key=lambda c: layer_macs(bb, s, c)) for s in specs])
     largest = MBConvArch(bb, [max(bb.choices(s), key=lambda c: layer_macs(bb, s, c)) for s in specs])
     for arch, want in ((smallest, lo), (largest, hi)):  # the independent torch counter agrees
-        net = build_network(arch, "digits")
+        net = build_network(arch, info.num_classes, info.in_channels)
         assert count_macs(net, (info.in_channels, info.resolution, info.resolution)) == want
     text = (Path(presets.__file__).parent / "metakernels.yaml").read_text()
     m = re.search(r"smallest \(([\d.]+)M\) and largest \(([\d.]+)M\)", text)
@@ -315,7 +315,9 @@ def _tiny(**kw):
 
 
 def test_search_smoke_and_cost_pressure(tmp_path):
-    res = search("metakernels", "tiny", tmp_path / "run", _tiny())
+    from nasbook.viz import draw_arch
+
+    res = search("metakernels", "tiny", tmp_path / "run", _tiny(), draw=draw_arch)
     task = res.method
     assert all(torch.isfinite(p).all() for p in task.model.parameters())
     assert all(a.abs().sum() > 0 for a in task.model.arch_parameters())  # logits moved

@@ -230,7 +230,7 @@ def test_full_scale_imagenet_presets_run_on_an_imagenet_tree(tmp_path, preset):
             Image.new("RGB", (250 + i, 240), (i * 40, 100, 200)).save(d / f"{i}.png")
     res = search("mgas", preset, tmp_path / "run",
                  {"data": str(tmp_path / "imagenet"), "batch_size": 2, "stop_after_steps": 2, "progress": False,
-                  "workers": 0, "search_fraction": 1.0, "checkpoint_every": 1}, draw=False)
+                  "workers": 0, "search_fraction": 1.0, "checkpoint_every": 1})
     task = res.method
     assert task.cfg.resolution in (None, 224) and task.model.classifier.out_features == 1000
     assert task.phase.name == "stage1" and not task.ps.done
@@ -254,12 +254,11 @@ def test_mobile_search_resumes_to_the_same_end(tmp_path):
     its checkpoint, the search ends with the same architecture and weights as an uninterrupted one."""
     from nasbook.search import search
 
-    full = search("mgas", "tiny_mobilenet_like_nasbook", tmp_path / "a", FAST, draw=False)
+    full = search("mgas", "tiny_mobilenet_like_nasbook", tmp_path / "a", FAST)
     assert full.method.events and any(r["removed"] for r in full.method.rounds)
-    part = search("mgas", "tiny_mobilenet_like_nasbook", tmp_path / "b", {**FAST, "stop_after_steps": 19}, draw=False)
+    part = search("mgas", "tiny_mobilenet_like_nasbook", tmp_path / "b", {**FAST, "stop_after_steps": 19})
     assert not part.method.ps.done and part.method.ps.index == 1      # stopped in stage 2 (the limit counts per phase)
-    res = search("mgas", "tiny_mobilenet_like_nasbook", tmp_path / "b", {"stop_after_steps": None}, resume=True,
-                 draw=False)
+    res = search("mgas", "tiny_mobilenet_like_nasbook", tmp_path / "b", {"stop_after_steps": None}, resume=True)
     assert res.arch == full.arch and res.arch.weight_masks == full.arch.weight_masks
     a, b = full.method.model.state_dict(), res.method.model.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -18,12 +18,7 @@ FAST = {"progress": False, "max_steps_per_epoch": 2, "batch_size": 8, "monitor_f
         "lambda0": 1e-2, "threshold_lr": 0.5, "max_epochs_per_phase": 8}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny nets: one thread waits less (conftest)
 
 
 def masks(model):
@@ -126,7 +121,7 @@ _runs = {}
 
 def single_stage(size_fn):
     if size_fn not in _runs:
-        _runs[size_fn] = search("mgas", "tiny", None, {**SINGLE, "size_fn": size_fn}, draw=False)
+        _runs[size_fn] = search("mgas", "tiny", None, {**SINGLE, "size_fn": size_fn})
     return _runs[size_fn]
 
 
@@ -173,7 +168,7 @@ def hand_proxy(g):
 
 def test_final_round_order_of_events_with_readded_filters(tmp_path):
     res = search("mgas", "tiny", tmp_path / "run", {**FAST, "stages": 1, "target_params": "85%",
-                                                     "compaction_floor": 1.0}, draw=False)
+                                                     "compaction_floor": 1.0})
     task = res.method
     last = task.rounds[-1]
     assert last["finished"]
@@ -187,9 +182,9 @@ def test_final_round_order_of_events_with_readded_filters(tmp_path):
 
 def test_resume_ends_where_an_uninterrupted_run_ends(tmp_path):
     full = single_stage("official_proxy")
-    part = search("mgas", "tiny", tmp_path, {**SINGLE, "size_fn": "official_proxy", "stop_after_steps": 7}, draw=False)
+    part = search("mgas", "tiny", tmp_path, {**SINGLE, "size_fn": "official_proxy", "stop_after_steps": 7})
     assert not part.method.ps.done
-    res = search("mgas", "tiny", tmp_path, {"stop_after_steps": None}, resume=True, draw=False)
+    res = search("mgas", "tiny", tmp_path, {"stop_after_steps": None}, resume=True)
     assert res.arch == full.arch
     a, b = full.method.model.state_dict(), res.method.model.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -227,7 +222,7 @@ def recorded(overrides):
 
     S.MgasSearch.__init__ = init
     try:
-        res = search("mgas", "tiny", None, {**SINGLE, **overrides}, hooks=[hook], draw=False)
+        res = search("mgas", "tiny", None, {**SINGLE, **overrides}, hooks=[hook])
     finally:
         S.MgasSearch.__init__ = orig
     return res, log
@@ -239,7 +234,7 @@ def _same(a, b):
 
 def test_official_final_commit_drops_every_gated_off_op_in_the_last_round():
     ours = single_stage("official_proxy").method
-    official = search("mgas", "tiny", None, {**SINGLE, "official_final_commit": True}, draw=False).method
+    official = search("mgas", "tiny", None, {**SINGLE, "official_final_commit": True}).method
     T = ours.target
     # ours: the last round stops removing as soon as the size is below T (here: at once, the
     # commit of filters and weights alone got there) and keeps the other gated-off ops
@@ -277,7 +272,7 @@ def test_official_stale_optimizers_freeze_the_rebuilt_tensors():
 
 # -- the tiny preset goes through every phase ---------------------------------------------
 def test_tiny_run_visits_every_phase_and_prunes_in_the_final_phase():
-    res = search("mgas", "tiny", None, {"progress": False}, draw=False)
+    res = search("mgas", "tiny", None, {"progress": False})
     task = res.method
     phases = [h["phase"] for h in res.history]
     assert [p for k, p in enumerate(phases) if k == 0 or phases[k - 1] != p] == ["stage1", "stage2", "stage3", "final"]

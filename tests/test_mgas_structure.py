@@ -19,12 +19,7 @@ from nasbook.spaces import load_arch
 from nasbook.spaces.mgas import PRIMITIVES, MGASNetwork, MGASWeightMasks, count_params_analytic, size_report
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny nets: one thread waits less (conftest)
 
 
 def tiny():

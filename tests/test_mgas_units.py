@@ -19,12 +19,7 @@ from nasbook.methods.mgas.units import BinaryStep, PassState, discretize
 from nasbook.spaces.mgas import PRIMITIVES
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)   # tiny ops: one thread avoids OpenMP waits on a busy 2-core machine
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny nets: one thread waits less (conftest)
 
 
 def tiny(layers=3, C=4):

@@ -10,15 +10,10 @@ from nasbook.config import preset_values
 from nasbook.measure import count_params
 from nasbook.spaces import load_arch
 from nasbook.spaces.mgas import MGASNetwork, count_params_analytic, proxy_size, size_report
-from nasbook.spaces.mgas_zoo import OFFICIAL_PARAMS
+from nasbook.zoo.mgas import OFFICIAL_PARAMS
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny nets: one thread waits less (conftest)
 
 
 @pytest.mark.parametrize("name, C, layers, ops", [("mg_darts", 44, 14, 285), ("mg_darts_small", 24, 8, 184)])

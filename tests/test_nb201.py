@@ -20,14 +20,7 @@ BENCH = os.environ["NASBOOK_NB201"]  # set by conftest.py to ../shared/data/nasb
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These nets are tiny (4-16 channels, 8x8 images): a second thread cannot speed them up, and on a
-    busy machine two threads waiting on each other made this file 5x slower. Restored afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny nets: one thread waits less (conftest)
 
 
 @pytest.fixture(scope="module")

@@ -48,12 +48,7 @@ _BN_FLAGS = ("affine", "track_running_stats", "eps", "momentum")
 _CONV_GEOMETRY = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny nets: one thread waits less (conftest)
 
 
 # -- the cells --------------------------------------------------------------------------------

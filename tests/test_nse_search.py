@@ -43,7 +43,7 @@ def test_rounds_state_files_and_resume_after_a_killed_round(tmp_path):
 
     # killed in the middle of round 1 (global step 5 of 6), then resumed: same final front
     killed = search("nse", "tiny", tmp_path / "kill", {**SMALL, "stop_after_steps": 5})
-    assert killed.method.state.round == 1 and (tmp_path / "kill" / "round01" / "checkpoint.pt").exists()
+    assert killed.method.state.round == 1 and (tmp_path / "kill" / "phases" / "1-round" / "checkpoint.pt").exists()
     resumed = search("nse", "tiny", tmp_path / "kill", {"stop_after_steps": None}, resume=True)
     assert resumed.method.state.front == task.state.front
     assert resumed.method.state.subsets == task.state.subsets and resumed.arch == full.arch

@@ -11,7 +11,7 @@ from nasbook.methods.nse.cost import op_convs
 from nasbook.ops.mbconv import MBConv
 from nasbook.ops.multibranch import MultiBranchLayer
 from nasbook.ops.nse_blocks import DenseBottleneck, make_nse_op
-from nasbook.spaces import get_space, load_arch
+from nasbook.spaces import get_space
 from nasbook.spaces.nse import NSEArch, NSENet
 from nasbook.spaces.nse_plans import PLANS, SEARCH_COUNTS, layer_specs, round8, scale_widths
 from nasbook.spaces.nse_pools import G_72, MAC_27, MB_19, g72_index
@@ -126,11 +126,11 @@ def test_drop_path_drops_the_op_sum_of_normal_layers_only():
         MultiBranchLayer("N", [0], make, drop_path=1.0)
     # NSENet: rate linear in depth, 0 at the first layer; eval output equals the net without it
     arch = zoo.get("nsenet").arch
-    net = get_space("nse").build(arch, "imagenet", drop_path=0.2)
+    net = get_space("nse").build(arch, 1000, 3, 224, drop_path=0.2)   # ImageNet sizes
     n = len(net.layers)
     assert [l.drop_path for l in net.layers] == [0.2 * i / n if s.kind == "N" else 0.0
                                                  for i, s in enumerate(arch.layer_specs())]
-    plain = get_space("nse").build(arch, "imagenet")
+    plain = get_space("nse").build(arch, 1000, 3, 224)
     plain.load_state_dict(net.state_dict())
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
@@ -152,7 +152,7 @@ def test_nsenet_counts_333m_flops():
     """NSENet (with SE, as the published 333M implies; Sec. 8.3) within +-1% at 224."""
     e = zoo.get("nsenet")
     assert e.meta["reported"]["macs_m"] == 333
-    net = get_space("nse").build(e.arch, "imagenet")
+    net = get_space("nse").build(e.arch, 1000, 3, 224)
     macs = count_macs(net, (3, 224, 224))
     assert abs(macs / 333e6 - 1) < 0.01, macs
     assert [sum(1 for _ in l.ops) for l in net.layers][6] == 3  # layer 7: three branches
@@ -166,7 +166,7 @@ def test_zoo_entries_build_and_forward():
         net = NSENet(arch, classes).eval()
         with torch.no_grad():
             assert net(torch.randn(1, 3, 64, 64)).shape == (1, classes)
-    assert load_arch("nsenet_gpu") == zoo.get("nsenet_gpu").arch
+    assert zoo.resolve("nsenet_gpu") == zoo.get("nsenet_gpu").arch
 
 
 def test_arch_value_json_validation_and_compact():

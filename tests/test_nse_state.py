@@ -11,7 +11,7 @@ import torch
 from nasbook.methods.nse.pareto import dominates, pareto_front
 from nasbook.methods.nse.state import (continue_with_pool, init_state, num_rounds, prune, refill,
                                        retained_from_front)
-from nasbook.spaces.nse_zoo import NSE27_RETAINED
+from nasbook.zoo.nse import NSE27_RETAINED
 
 
 def _task(**over):

@@ -188,20 +188,20 @@ def test_every_zoo_entry_builds_counts_and_matches_the_paper():
     from nasbook.spaces import get_space
 
     e = zoo.get("darts_v2")
-    real = complexity(get_space("darts").build(e.arch, "cifar10"), (3, 32, 32))
+    real = complexity(get_space("darts").build(e.arch, 10, 3, 32), (3, 32, 32))   # CIFAR-10 sizes
     assert (real["params"], real["macs"]) == (rows["darts_v2"]["params"], rows["darts_v2"]["macs"])
 
 
 def test_nse_recipe_is_applied_in_full():
     """drop_path, activation and SE of the NSE recipes reach the network (none 'not applied')."""
-    from nasbook.spaces import load_arch
+    from nasbook.zoo import resolve
 
-    net, not_applied = R.build_net(load_arch("nsenet"), R.load_recipe("nse-paper"))
+    net, not_applied = R.build_net(resolve("nsenet"), R.load_recipe("nse-paper"))
     assert not_applied == []
     n = len(net.layers)
     assert [layer.drop_path for layer in net.layers] == [0.2 * i / n if layer.kind == "N" else 0.0
                                                          for i, layer in enumerate(net.layers)]
     assert max(layer.drop_path for layer in net.layers) > 0.15
-    net, _ = R.build_net(load_arch("nsenet"), R.load_recipe("nse-paper", {"activation": "relu", "se": False}))
+    net, _ = R.build_net(resolve("nsenet"), R.load_recipe("nse-paper", {"activation": "relu", "se": False}))
     assert (net.arch.act, net.arch.se) == ("relu", False)
     assert not any(isinstance(m, torch.nn.SiLU) for m in net.modules())

@@ -27,11 +27,19 @@ class EpochSampler(Sampler):
                  stream: int = 0):
         self.indices = list(indices)
         self.seed, self.shuffle, self.rank, self.world, self.stream = seed, shuffle, rank, world, stream
-        self.epoch, self.start = 0, 0
+        self.epoch, self.start, self.phase = 0, 0, 0
         self.per_rank = -(-len(self.indices) // world)
 
     def set_epoch(self, epoch: int, start: int = 0) -> None:
         self.epoch, self.start = epoch, start
+
+    def reseed(self, phase: int) -> None:
+        """Draw the orders (and augmentation seeds) of ``phase`` of a run with several engine
+        runs in sequence (nasbook.engine.phases); phase 0 is the run's own."""
+        self.phase = int(phase)
+
+    def _key(self, *xs: int) -> int:
+        return _mix(self.seed, self.stream, *xs) if self.phase == 0 else _mix(self.seed, self.stream, -1, self.phase, *xs)
 
     def __len__(self) -> int:
         return self.per_rank - self.start
@@ -39,7 +47,7 @@ class EpochSampler(Sampler):
     def __iter__(self) -> Iterator[tuple[int, int]]:
         n = len(self.indices)
         if self.shuffle:
-            g = torch.Generator().manual_seed(_mix(self.seed, self.stream, self.epoch))
+            g = torch.Generator().manual_seed(self._key(self.epoch))
             order = torch.randperm(n, generator=g).tolist()
         else:
             order = list(range(n))
@@ -47,7 +55,7 @@ class EpochSampler(Sampler):
         mine = order[self.rank:: self.world]
         for pos in range(self.start, len(mine)):
             k = mine[pos]
-            yield self.indices[k], _mix(self.seed, self.stream, self.epoch, k)
+            yield self.indices[k], self._key(self.epoch, k)
 
 
 class SeededDataset(Dataset):

@@ -40,7 +40,8 @@ class EngineConfig:
     ema_decay: float | None = None
     max_steps_per_epoch: int | None = None  # cap for tiny runs and smoke tests
     checkpoint_every: int = 0      # steps between mid-epoch checkpoints; 0: at epoch ends only
-    stop_after_steps: int | None = None  # simulate a kill after this many global steps (tests)
+    stop_after_steps: int | None = None  # simulate a kill after this many global steps (tests); at an
+                                         # epoch's last step, right after the epoch's checkpoint
     log_every: int = 10
     progress: bool = True
     find_unused_parameters: bool = True  # super-nets leave ops unused in some steps
@@ -50,6 +51,11 @@ class StopTraining(Exception):
     """Raised by a hook (or by ``stop_after_steps``) to end a run; the last checkpoint stays."""
 
 
+class NonFiniteLoss(RuntimeError):
+    """A step's loss was NaN or infinite. The run stops at once: nothing after that step is
+    saved, so the last checkpoint (if any) is the last good state."""
+
+
 def select_device(name: str = "auto") -> torch.device:
     if name == "auto":
         if torch.cuda.is_available():
@@ -57,7 +63,14 @@ def select_device(name: str = "auto") -> torch.device:
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    dev = torch.device(name)
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, TypeError):
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device {name!r}: expected auto, cpu, cuda, cuda:N or mps")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("--device mps was asked for, but torch sees no MPS device")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was asked for, but torch sees no CUDA device")
     if dev.type == "cuda" and dev.index is None:
@@ -308,12 +321,28 @@ class Trainer:
 
     def save_checkpoint(self):
         if self.run_dir is not None and self.rank == 0:
+            # never overwrite the last good state with a diverged one (weights can turn NaN one
+            # step before the loss shows it)
+            bad = next((n for n, t in self.task.model.state_dict().items()
+                        if t.is_floating_point() and not torch.isfinite(t).all()), None)
+            if bad is not None:
+                raise NonFiniteLoss(f"the weights became non-finite by step {self.global_step} (epoch {self.epoch + 1}, "
+                                    f"e.g. {bad}); stopped without saving, the last good checkpoint is "
+                                    f"{self.run_dir / self.CHECKPOINT}. A learning rate too high?")
             save_atomic(self.state_dict(), self.run_dir / self.CHECKPOINT)
         D.barrier()
 
     def load_checkpoint(self, path: str | Path):
         st = load_checkpoint(path, map_location=self.device)
-        self.task.model.load_state_dict(st["model"])
+        if not isinstance(st, dict) or not {"model", "optimizers", "position"} <= set(st):
+            raise ValueError(f"{path}: a readable file, but not a nasbook checkpoint (no model/optimizers/position)")
+        try:
+            self.task.model.load_state_dict(st["model"])
+        except RuntimeError as e:  # a size mismatch: the checkpoint was made by another configuration
+            lines = [ln.strip() for ln in str(e).splitlines() if "size mismatch" in ln or "Missing" in ln
+                     or "Unexpected" in ln]
+            raise ValueError(f"{path} was made by another configuration than this run's: "
+                             f"{lines[0] if lines else str(e).splitlines()[0]}") from None
         for k, o in self.optimizers.items():
             o.load_state_dict(st["optimizers"][k])
         for k, (s, _) in self.schedulers.items():
@@ -376,6 +405,15 @@ class Trainer:
         while self.step_in_epoch < n_steps:
             batches = {name: self._next_batch(iters, name) for name in task.streams}
             metrics = task.training_step(batches, self.ctx)
+            if "loss" in metrics and not math.isfinite(float(metrics["loss"])):
+                ck = self.run_dir / self.CHECKPOINT if self.run_dir is not None else None
+                last = (f"the last good checkpoint is {ck}" if ck is not None and ck.exists()
+                        else "no checkpoint was written before it")
+                if bar is not None:
+                    bar.close()
+                raise NonFiniteLoss(f"the loss became {float(metrics['loss'])} at step {self.global_step + 1} "
+                                    f"(epoch {self.epoch + 1}); stopped, {last}. A learning rate too high? "
+                                    f"(lr and arch_lr are config fields)")
             for s, interval in self.schedulers.values():
                 if interval == "step":
                     s.step()
@@ -392,7 +430,8 @@ class Trainer:
             self._emit("step", info)
             if cfg.checkpoint_every and self.global_step % cfg.checkpoint_every == 0 and self.step_in_epoch < n_steps:
                 self.save_checkpoint()
-            if cfg.stop_after_steps is not None and self.global_step >= cfg.stop_after_steps:
+            if cfg.stop_after_steps is not None and self.global_step >= cfg.stop_after_steps \
+                    and self.step_in_epoch < n_steps:  # at an epoch's last step: after its checkpoint
                 if bar is not None:
                     bar.close()
                 raise StopTraining
@@ -412,3 +451,5 @@ class Trainer:
         self._log(epoch_info)
         self._emit("epoch", epoch_info)
         self.save_checkpoint()
+        if cfg.stop_after_steps is not None and self.global_step >= cfg.stop_after_steps:
+            raise StopTraining  # a kill right after the epoch's checkpoint

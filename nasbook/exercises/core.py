@@ -22,7 +22,14 @@ GRADE_LOG_ENV = "NASBOOK_GRADE_LOG"
 
 
 class ExerciseFailed(AssertionError):
-    """A learner's answer is wrong (or missing); the message says why."""
+    """A learner's answer is wrong (or missing); the message says why.
+
+    In Jupyter the learner sees only that message, in red (``_render_traceback_`` is IPython's
+    hook for an exception's own rendering): no traceback through nasbook's code. The cell still
+    fails, so an unattended run and a grader see it."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"\x1b[1;31m✗ {self}\x1b[0m"]
 
 
 @dataclass(frozen=True)

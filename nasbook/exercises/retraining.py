@@ -17,6 +17,10 @@ def _lr_function(step_from_warmup_end=False, cosine_ignores_warmup=False, warmup
     """The schedule of ``R.lr_at`` written out; each flag is one typical mistake."""
     def lr(cfg, t):
         base, W, E = cfg.base_lr(), cfg.lr_warmup_epochs, cfg.epochs
+        if cfg.schedule() == "pcdarts_linear":      # PC-DARTS adjust_lr: decays from epoch 0
+            e = math.floor(t)
+            rate = base * (E - 5 - e) / (E - 5) if E - e > 5 else base * (E - e) / ((E - 5) * 5)
+            return rate * (e if warmup_from_zero else e + 1) / W if W > 0 and e < W else rate
         if W > 0 and t < W:
             if cfg.lr_interval == "epoch":          # set once per epoch: (e + 1) / W of the base lr
                 e = math.floor(t)

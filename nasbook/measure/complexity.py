@@ -42,6 +42,37 @@ def count_macs(model: nn.Module, input_shape: tuple, batch: int = 1) -> int:
         model.train(was_training)
 
 
+@torch.no_grad()
+def masked_macs(net: nn.Module, input_shape: tuple) -> tuple[int, int]:
+    """(dense MACs, MACs with the weight masks) of one sample: a masked-out weight of a
+    :class:`~nasbook.ops.masked_conv.MaskedConv2d` saves one multiply-add per output position
+    of its conv (MGAS, mgas.md Sec. 4.5). Dense MACs come from :func:`count_macs`."""
+    from ..ops.masked_conv import masked_convs
+
+    dense = count_macs(net, input_shape)
+    saved = 0
+    hooks = []
+    positions: dict[int, int] = {}
+
+    def hook(mod, inp, out):
+        positions[id(mod)] = out.shape[-1] * out.shape[-2]
+
+    for m in masked_convs(net):
+        hooks.append(m.register_forward_hook(hook))
+    was = net.training
+    net.eval()
+    try:
+        p = next(net.parameters())
+        net(torch.zeros((1, *input_shape), device=p.device, dtype=p.dtype))
+    finally:
+        net.train(was)
+        for h in hooks:
+            h.remove()
+    for m in masked_convs(net):
+        saved += int((~m.weight_mask).sum()) * positions.get(id(m), 0)
+    return dense, dense - saved
+
+
 def complexity(model: nn.Module, input_shape: tuple, exclude: tuple[str, ...] = ("auxiliary_head",)) -> dict:
     """``{"params": ..., "macs": ..., "input_shape": ...}`` for a model, auxiliary heads excluded."""
     return {"params": count_params(model, exclude), "macs": count_macs(model, input_shape),

@@ -5,8 +5,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..config import SearchConfig
-from ..data import DatasetInfo
+from ..data import DatasetInfo, get_dataset, make_loader, search_split
 from ..engine import Task, Trainer
+from ..engine import distributed as D
 
 
 class SearchMethod(Task):
@@ -20,6 +21,26 @@ class SearchMethod(Task):
     key: ClassVar[str]
     Config: ClassVar[type] = SearchConfig
     streams = ("train", "arch")
+    #: evaluate the super-net on the architecture split at every epoch end (DARTS'
+    #: ``train_search.py`` reports it); methods that score in their own way turn it off
+    evaluate_each_epoch: ClassVar[bool] = True
+
+    @classmethod
+    def search_loaders(cls, cfg: SearchConfig) -> tuple[dict, DatasetInfo]:
+        """Loaders of the run's data streams: by default the DARTS search split of
+        ``cfg.dataset``'s training set (weights on the first ``train_portion``, architecture on
+        the rest), plus a ``valid`` loader over the architecture half when
+        :attr:`evaluate_each_epoch`. Methods with their own split override this."""
+        rank, world = D.world()
+        train, info = get_dataset(cfg.dataset, "train", cfg.data, cfg.download, cfg.resolution,
+                                  skip_bad_images=cfg.skip_bad_images)
+        w_idx, a_idx = search_split(len(train), cfg.train_portion, getattr(train, "targets", None))
+        loaders = {"train": make_loader(train, cfg.batch_size, cfg.seed, w_idx, True, cfg.workers, rank, world, 0),
+                   "arch": make_loader(train, cfg.batch_size, cfg.seed, a_idx, True, cfg.workers, rank, world, 1)}
+        out = {k: v for k, v in loaders.items() if k in cls.streams}
+        if cls.evaluate_each_epoch:
+            out["valid"] = make_loader(train, 2 * cfg.batch_size, cfg.seed, a_idx, False, cfg.workers, rank, world, 2)
+        return out, info
 
     def __init__(self, cfg: SearchConfig, info: DatasetInfo):
         self.cfg, self.info = cfg, info

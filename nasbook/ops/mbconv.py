@@ -10,8 +10,8 @@ extended with squeeze-and-excitation as in MnasNet/EfficientNet (arXiv 1807.1162
     + x  when s = 1 and C_in = C_out                              (inverted residual)
 
 Every MBConv-chain space in nasbook builds its blocks from :class:`MBConv`: the standalone
-networks of ``nasbook.spaces.mbconv`` (MobileNetV2, EfficientNet-B0, the Meta Kernels and
-ProxylessNAS-style spaces) and NSE's op pools (kernel, expansion, dilation and grouped 1x1
+networks of the MBConv space (MobileNetV2, EfficientNet-B0, the Meta Kernels and
+ProxylessNAS-style backbones) and NSE's op pools (kernel, expansion, dilation and grouped 1x1
 convs: ``expand_groups`` / ``project_groups``). Super-nets that need a different *weight
 layout* (e.g. meta-kernel depthwise convs) keep the same sub-module names (``expand``,
 ``depthwise``, ``se``, ``project``) so that weights copy over by name.

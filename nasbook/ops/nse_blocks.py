@@ -10,10 +10,38 @@ All convs are bias-free and followed by BN; ``act`` is ReLU in search, Swish in 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from torch import nn
 
-from ..spaces.nse_pools import OpSpec
 from .mbconv import ConvBNAct, MBConv, SqueezeExcite, make_activation
+
+BLOCK_TYPES = ("LB", "NC", "DC", "SP")
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """One candidate operation: block type, kernel k, expansion t, dilation d, and the groups
+    of the expansion (``ge``) and projection (``gp``) 1x1 convs."""
+
+    type: str
+    k: int
+    t: int
+    d: int = 1
+    ge: int = 1
+    gp: int = 1
+
+    def __post_init__(self):
+        if self.type not in BLOCK_TYPES:
+            raise ValueError(f"unknown block type {self.type!r}; known: {', '.join(BLOCK_TYPES)}")
+
+    def __str__(self) -> str:
+        s = f"{self.type} k{self.k} t{self.t}"
+        if self.d != 1:
+            s += f" d{self.d}"
+        if (self.ge, self.gp) != (1, 1):
+            s += f" g{self.ge},{self.gp}"
+        return s
 
 
 class RectConvBNAct(nn.Sequential):

@@ -30,14 +30,15 @@ _MODULES = [
 class SpaceInfo:
     name: str
     arch_type: type
-    #: ``build(arch, dataset, **overrides) -> nn.Module``: the standalone (evaluation) network.
+    #: ``build(arch, num_classes, in_channels, resolution, **overrides) -> nn.Module``: the
+    #: standalone (evaluation) network for inputs of these sizes (a dataset's sizes come from
+    #: the layers above, e.g. the data layer's ``dataset_info``; spaces know no dataset names).
     build: Callable[..., nn.Module]
-    #: ``input_shape(dataset) -> (C, H, W)`` at the space's standard resolution.
-    input_shape: Callable[[str], tuple]
+    #: ``input_shape(in_channels, resolution) -> (C, H, W)``: where to count, the space's
+    #: standard resolution for such inputs.
+    input_shape: Callable[[int, int], tuple]
     #: ``from_dict(d) -> arch``: validated construction from a JSON object.
     from_dict: Callable[[dict], Any]
-    #: ``draw(arch, path_stem, formats) -> list[Path]``: drawings of the architecture.
-    draw: Callable[..., list] | None = None
     #: ``describe(arch) -> str``: a readable multi-line description.
     describe: Callable[[Any], str] = str
     sizes: Callable[[Any, nn.Module], dict] | None = None  #: ``sizes(arch, net)``: extra size figures for ``nasbook info`` (e.g. non-zero params)
@@ -72,8 +73,9 @@ def arch_to_dict(arch: Any) -> dict:
 
 
 def load_arch(source: str | Path | dict) -> Any:
-    """An architecture value from a JSON file, a JSON string, a dict, a run folder
-    (its ``genotype.json``) or a zoo name."""
+    """An architecture value from a JSON file, a JSON string, a dict or a run folder (its
+    ``arch.json``). Files and values only: zoo names are resolved a layer up, by
+    ``zoo.resolve`` (which falls back to this function)."""
     if isinstance(source, dict):
         d = source
     else:
@@ -89,13 +91,8 @@ def load_arch(source: str | Path | dict) -> Any:
             if not p.exists():
                 raise ValueError(f"{source}: no such file")
             text = p.read_text()
-        elif not text.lstrip().startswith("{"):
-            from .. import zoo
-
-            try:
-                return zoo.get(text).arch
-            except KeyError as e:
-                raise ValueError(str(e).strip('"')) from None
+        else:
+            raise ValueError(f"{source}: no such file or run folder (a zoo name? resolve it with zoo.resolve)")
         try:
             d = json.loads(text)
         except json.JSONDecodeError as e:

@@ -352,15 +352,46 @@ class DartsNetwork(nn.Module):
         return (logits, aux) if aux is not None else logits
 
 
-def build_network(genotype: Genotype, dataset: str = "cifar10", **kw) -> DartsNetwork:
-    """The standard evaluation network for ``dataset``: CIFAR (C=36, 20 cells) or ImageNet
-    mobile setting (C=48, 14 cells), DARTS Sec. 3.3 / A.2. Keyword arguments override."""
-    if dataset.startswith("imagenet"):
-        defaults = dict(C=48, layers=14, num_classes=1000, stem="imagenet")
-    else:
-        defaults = dict(C=36, layers=20, num_classes=100 if dataset == "cifar100" else 10, stem="cifar")
+#: The papers' two evaluation settings (DARTS Sec. 3.3 / A.2): CIFAR (C=36, 20 cells) and the
+#: ImageNet mobile setting (C=48, 14 cells, the stride-2 stems).
+SETTINGS = {
+    "cifar": dict(C=36, layers=20, num_classes=10, stem="cifar"),
+    "imagenet": dict(C=48, layers=14, num_classes=1000, stem="imagenet"),
+}
+
+
+def setting_for(resolution: int) -> str:
+    """The evaluation setting for inputs ``resolution`` px wide: ImageNet's above 32 px (its
+    stems down-sample 8x before the first cell), CIFAR's at 32 px and below."""
+    return "imagenet" if resolution > 32 else "cifar"
+
+
+def build_network(genotype: Genotype, setting: str = "cifar", **kw) -> DartsNetwork:
+    """The standard evaluation network of ``setting`` (see :data:`SETTINGS`: ``"cifar"``,
+    10 classes, or ``"imagenet"``, 1000 classes). Keyword arguments override, e.g.
+    ``num_classes=100`` for CIFAR-100."""
+    if setting not in SETTINGS:
+        raise ValueError(f"setting must be one of {', '.join(map(repr, SETTINGS))}, got {setting!r} "
+                         f"(a dataset's sizes go in as num_classes=, in_channels=)")
+    defaults = dict(SETTINGS[setting])
     defaults.update(kw)
     return DartsNetwork(genotype, **defaults)
+
+
+def build_sized(genotype: Genotype, num_classes: int = 10, in_channels: int = 3, resolution: int = 32,
+                setting: str | None = None, **kw) -> DartsNetwork:
+    """The space's ``build``: the evaluation network for inputs of these sizes, in ``setting``
+    (default: :func:`setting_for` ``(resolution)``); keyword arguments override as in
+    :func:`build_network`."""
+    return build_network(genotype, setting or setting_for(resolution), num_classes=num_classes,
+                         in_channels=in_channels, **kw)
+
+
+def sized_input_shape(in_channels: int, resolution: int) -> tuple[int, int, int]:
+    """Where the space counts: the input's channels at ``resolution`` px, 32 px at least (the
+    CIFAR setting's standard size)."""
+    r = max(resolution, 32)
+    return (in_channels, r, r)
 
 
 def edges_of(nodes: Iterable[Node]):

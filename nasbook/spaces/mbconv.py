@@ -34,8 +34,8 @@ How other methods reuse this module:
   :class:`MBConvArch`; :func:`block_macs` is linear in ``expand`` and ``kernel**2``, which is
   what makes its expected-FLOPs term exact.
 
-MACs here follow nasbook's convention (conv + linear multiply-accumulates, as
-``nasbook.measure.count_macs`` counts them): :func:`arch_macs` is the closed form, and a test
+MACs here follow nasbook's convention (conv + linear multiply-accumulates, as the measure
+layer's ``count_macs`` counts them): :func:`arch_macs` is the closed form, and a test
 checks it against the counter.
 """
 from __future__ import annotations
@@ -44,8 +44,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -545,22 +544,16 @@ def init_mobilenet_(model: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def build_network(arch: MBConvArch, dataset: str = "imagenet", **kw) -> MBConvNet:
-    """The standalone network of ``arch`` for ``dataset`` (classes and input channels from the
-    dataset; keyword arguments of :class:`MBConvNet` override)."""
-    from ..data import dataset_info
-
-    info = dataset_info(dataset)
-    kw = {"num_classes": info.num_classes, "in_channels": info.in_channels, **kw}
-    return MBConvNet(arch, **kw)
+def build_network(arch: MBConvArch, num_classes: int = 1000, in_channels: int = 3, resolution: int = 224,
+                  **kw) -> MBConvNet:
+    """The standalone network of ``arch`` for inputs of these sizes (ImageNet's by default;
+    any resolution: the head pools globally); keyword arguments of :class:`MBConvNet` override."""
+    return MBConvNet(arch, num_classes, in_channels, **kw)
 
 
-def input_shape(dataset: str) -> tuple[int, int, int]:
-    """(C, H, W) at which to count: the dataset's channels and resolution (ImageNet: 224)."""
-    from ..data import dataset_info
-
-    info = dataset_info(dataset)
-    return (info.in_channels, info.resolution, info.resolution)
+def input_shape(in_channels: int, resolution: int) -> tuple[int, int, int]:
+    """(C, H, W) at which to count: the input's channels and resolution (ImageNet: 224)."""
+    return (in_channels, resolution, resolution)
 
 
 def space_summary() -> dict:
@@ -574,12 +567,5 @@ def space_summary() -> dict:
     return {"space": "mbconv", "backbones": out}
 
 
-def draw(arch: MBConvArch, stem: str | Path, formats: Sequence[str] = ("svg", "png")) -> list[Path]:
-    """Layer diagram ``STEM.FMT`` (graphviz), see :mod:`nasbook.viz.mbconv`."""
-    from ..viz.mbconv import draw_mbconv
-
-    return draw_mbconv(arch, stem, formats)
-
-
 SPACE = SpaceInfo(name="mbconv", arch_type=MBConvArch, build=build_network, input_shape=input_shape,
-                  from_dict=MBConvArch.from_dict, draw=draw, describe=lambda a: a.table())
+                  from_dict=MBConvArch.from_dict, describe=lambda a: a.table())

@@ -34,7 +34,7 @@ from torch import nn
 
 from ..ops.cell_ops import DilConv, FactorizedReduce, Identity, ReLUConvBN
 from ..ops.masked_conv import MaskedConv2d, mask_convs, masked_convs
-from .darts import AuxiliaryHeadCIFAR, AuxiliaryHeadImageNet, drop_path
+from .darts import AuxiliaryHeadCIFAR, AuxiliaryHeadImageNet, drop_path, setting_for
 
 #: The 7 MGAS candidate ops in the official order (the column index of the op logits);
 #: there is no ``none`` op (mgas.md Sec. 2.1).
@@ -531,13 +531,12 @@ def apply_weight_masks(net: MGASNetwork, masks: MGASWeightMasks) -> None:
         op_mask_convs(net.cells[c].ops[o])[t].set_mask(torch.from_numpy(np.array(m)))
 
 
-def build_network(genotype: MGASGenotype, dataset: str = "cifar10", **kw) -> MGASNetwork:
-    """The standalone network for ``dataset`` (CIFAR stem, or the DARTS ImageNet stems)."""
-    from ..data import dataset_info
-
-    info = dataset_info(dataset)
-    defaults = dict(num_classes=info.num_classes, in_channels=info.in_channels,
-                    stem="imagenet" if dataset.startswith("imagenet") else "cifar")
+def build_network(genotype: MGASGenotype, num_classes: int = 10, in_channels: int = 3, resolution: int = 32,
+                  **kw) -> MGASNetwork:
+    """The standalone network for inputs of these sizes: the CIFAR stem, or the DARTS ImageNet
+    stems above 32 px (:func:`nasbook.spaces.darts.setting_for`); ``stem=`` and the other
+    keyword arguments of :class:`MGASNetwork` override."""
+    defaults = dict(num_classes=num_classes, in_channels=in_channels, stem=setting_for(resolution))
     defaults.update(kw)
     return MGASNetwork(genotype, **defaults)
 
@@ -650,36 +649,6 @@ def size_report(genotype: MGASGenotype, num_classes: int = 10, in_channels: int 
            "maskable_weights": maskable_weights(genotype)}
     out.update({f"proxy_{c}": proxy_size(genotype, c) for c in PROXY_CONVENTIONS})
     return out
-
-
-@torch.no_grad()
-def masked_macs(net: nn.Module, input_shape: tuple) -> tuple[int, int]:
-    """(dense MACs, MACs with the weight masks) of one sample: a masked-out weight saves one
-    multiply-add per output position of its conv. Dense MACs come from the flop counter."""
-    from ..measure import count_macs
-
-    dense = count_macs(net, input_shape)
-    saved = 0
-    hooks = []
-    positions: dict[int, int] = {}
-
-    def hook(mod, inp, out):
-        positions[id(mod)] = out.shape[-1] * out.shape[-2]
-
-    for m in masked_convs(net):
-        hooks.append(m.register_forward_hook(hook))
-    was = net.training
-    net.eval()
-    try:
-        p = next(net.parameters())
-        net(torch.zeros((1, *input_shape), device=p.device, dtype=p.dtype))
-    finally:
-        net.train(was)
-        for h in hooks:
-            h.remove()
-    for m in masked_convs(net):
-        saved += int((~m.weight_mask).sum()) * positions.get(id(m), 0)
-    return dense, dense - saved
 
 
 # ---------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from torch import nn
 
 from ..ops.masked_conv import mask_convs, masked_convs
 from ..ops.mbconv import ConvBNAct, MBConv
-from .mgas import MGASWeightMasks, masked_macs
+from .mgas import MGASWeightMasks
 
 #: candidate blocks of a searchable layer, in op-index order: (kernel, expansion)
 CANDIDATE_GEOMETRY: dict[str, tuple[int, int]] = {
@@ -286,15 +286,11 @@ class MGASMobileNet(nn.Module):
         return self.classifier(self.dropout(torch.flatten(self.global_pooling(self.features(x)), 1)))
 
 
-def build_network(arch: MGASMobileArch, dataset: str = "imagenet", **kw) -> MGASMobileNet:
-    from ..data import dataset_info
-
-    info = dataset_info(dataset)
-    kw.setdefault("num_classes", info.num_classes)
-    kw.setdefault("in_channels", info.in_channels)
-    net = MGASMobileNet(arch, **kw)
-    net.input_shape = (kw["in_channels"],) + _input_shape(dataset)[1:]   # where `nasbook info` counts masked MACs
-    return net
+def build_network(arch: MGASMobileArch, num_classes: int = 1000, in_channels: int = 3, resolution: int = 224,
+                  **kw) -> MGASMobileNet:
+    """The standalone network for inputs of these sizes (ImageNet's by default; any resolution
+    the skeleton's strides fit, see :func:`_input_shape`)."""
+    return MGASMobileNet(arch, num_classes, in_channels, **kw)
 
 
 # ---------------------------------------------------------------------------------------
@@ -359,32 +355,23 @@ def space_summary(sk: MobileSkeleton = MobileSkeleton()) -> dict:
             "supernet_params": count_params_analytic(full), "supernet_proxy": proxy_size(full)}
 
 
-def _input_shape(dataset: str):
-    """ImageNet at 224; anything else at 32 (the stride-32 skeleton needs at least that)."""
-    from ..data import dataset_info
-
-    return (dataset_info(dataset).in_channels,) + ((224, 224) if dataset.startswith("imagenet") else (32, 32))
+def _input_shape(in_channels: int, resolution: int):
+    """At the input's resolution, 32 px at least (the stride-32 skeleton needs that): ImageNet
+    at 224, CIFAR and the digits at 32."""
+    r = max(resolution, 32)
+    return (in_channels, r, r)
 
 
 def _sizes(arch: MGASMobileArch, net: MGASMobileNet) -> dict:
-    out = size_report(arch, net.classifier.out_features, net.stem.conv.in_channels)
-    if arch.weight_masks is not None:
-        shape = getattr(net, "input_shape", (net.stem.conv.in_channels, 224, 224))
-        out["macs_with_masks"] = masked_macs(net, shape)[1]
-    return out
-
-
-def _draw(arch, stem, formats=("svg", "png")):
-    from ..viz.mgas_mobile import draw_mgas_mobile
-
-    return draw_mgas_mobile(arch, stem, formats=formats)
+    """``nasbook info`` extras (``info`` itself adds the MACs with the weight masks applied)."""
+    return size_report(arch, net.classifier.out_features, net.stem.conv.in_channels)
 
 
 def _space():
     from . import SpaceInfo
 
     return SpaceInfo(name="mgas_mobile", arch_type=MGASMobileArch, build=build_network, input_shape=_input_shape,
-                     from_dict=MGASMobileArch.from_dict, draw=_draw, describe=lambda a: a.table(), sizes=_sizes)
+                     from_dict=MGASMobileArch.from_dict, describe=lambda a: a.table(), sizes=_sizes)
 
 
 SPACE = _space()

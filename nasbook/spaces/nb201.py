@@ -120,7 +120,7 @@ class NB201Cell:
     def index(self) -> int:
         """The base-5 index (codes in ``OPS`` order, edge 1<-0 most significant; the
         convention of the cvlab-yonsei tables).
-        Not the benchmark file's order: use :class:`nasbook.data.nasbench201.NB201Table` for that."""
+        Not the benchmark file's order: the data layer's ``NB201Table`` (``data/nasbench201.py``) maps that."""
         k = 0
         for op in self.ops:
             k = k * len(OPS) + OPS.index(op)
@@ -263,13 +263,25 @@ def _dataset(name: str):
 
 
 def build_network(cell: NB201Cell, dataset: str = "cifar10", C: int = 16, N: int = 5) -> NB201Network:
-    """The benchmark network of ``cell`` (C = 16, N = 5 as in NAS-Bench-201)."""
+    """The benchmark network of ``cell`` for one of the benchmark's :data:`DATASETS` (C = 16,
+    N = 5 as in NAS-Bench-201)."""
     classes, shape = _dataset(dataset)
-    return NB201Network(lambda c: InferCell(cell, c), C, N, classes, shape[0])
+    return build_sized(cell, classes, shape[0], shape[1], C, N)
 
 
 def input_shape(dataset: str) -> tuple:
     return _dataset(dataset)[1]
+
+
+def build_sized(cell: NB201Cell, num_classes: int = 10, in_channels: int = 3, resolution: int = 32,
+                C: int = 16, N: int = 5) -> NB201Network:
+    """The space's ``build``: the benchmark network of ``cell`` for inputs of these sizes (any
+    resolution: the network ends in a global pool)."""
+    return NB201Network(lambda c: InferCell(cell, c), C, N, num_classes, in_channels)
+
+
+def sized_input_shape(in_channels: int, resolution: int) -> tuple:
+    return (in_channels, resolution, resolution)
 
 
 def space_summary() -> dict:
@@ -280,11 +292,5 @@ def space_summary() -> dict:
             "disconnected_cells": sum(not c.connected for c in cells)}
 
 
-def _draw(arch, stem, formats=("svg", "png")):
-    from ..viz.nb201 import draw_cell
-
-    return draw_cell(arch, stem, formats=formats)
-
-
-SPACE = SpaceInfo(name="nb201", arch_type=NB201Cell, build=build_network, input_shape=input_shape,
-                  from_dict=NB201Cell.from_dict, draw=_draw, describe=str)
+SPACE = SpaceInfo(name="nb201", arch_type=NB201Cell, build=build_sized, input_shape=sized_input_shape,
+                  from_dict=NB201Cell.from_dict, describe=str)

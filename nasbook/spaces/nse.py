@@ -197,28 +197,17 @@ class NSENet(nn.Module):
         return self.head(x)
 
 
-def build_network(arch: NSEArch, dataset: str = "imagenet", dropout: float = 0.0, drop_path: float = 0.0,
-                  **_) -> NSENet:
-    """The standalone network for ``dataset`` (its classes and input channels). Layer ``i`` of
-    ``n`` gets the stochastic-depth rate ``drop_path * i / n`` (ours, see :class:`MultiBranchLayer`)."""
-    from ..data import dataset_info
-
-    info = dataset_info(dataset)
-    return NSENet(arch, info.num_classes, info.in_channels, dropout, drop_path)
+def build_network(arch: NSEArch, num_classes: int = 1000, in_channels: int = 3, resolution: int = 224,
+                  dropout: float = 0.0, drop_path: float = 0.0, **_) -> NSENet:
+    """The standalone network for inputs of these sizes (ImageNet's by default; any
+    resolution: the head pools globally). Layer ``i`` of ``n`` gets the stochastic-depth rate
+    ``drop_path * i / n`` (ours, see :class:`MultiBranchLayer`)."""
+    return NSENet(arch, num_classes, in_channels, dropout, drop_path)
 
 
-def _input_shape(dataset: str):
-    from ..data import dataset_info
-
-    info = dataset_info(dataset)
-    return (info.in_channels, info.resolution, info.resolution)
-
-
-def _draw(arch, stem, formats=("svg", "png")):
-    from ..viz.nse import draw_arch
-
-    return draw_arch(arch, stem, formats=formats)
+def _input_shape(in_channels: int, resolution: int):
+    return (in_channels, resolution, resolution)
 
 
 SPACE = SpaceInfo(name="nse", arch_type=NSEArch, build=build_network, input_shape=_input_shape,
-                  from_dict=NSEArch.from_dict, draw=_draw, describe=NSEArch.describe)
+                  from_dict=NSEArch.from_dict, describe=NSEArch.describe)

@@ -12,34 +12,7 @@ layer, so the order of every table below is part of the method. Block types (Sec
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-BLOCK_TYPES = ("LB", "NC", "DC", "SP")
-
-
-@dataclass(frozen=True)
-class OpSpec:
-    """One candidate operation: block type, kernel k, expansion t, dilation d, and the groups
-    of the expansion (``ge``) and projection (``gp``) 1x1 convs."""
-
-    type: str
-    k: int
-    t: int
-    d: int = 1
-    ge: int = 1
-    gp: int = 1
-
-    def __post_init__(self):
-        if self.type not in BLOCK_TYPES:
-            raise ValueError(f"unknown block type {self.type!r}; known: {', '.join(BLOCK_TYPES)}")
-
-    def __str__(self) -> str:
-        s = f"{self.type} k{self.k} t{self.t}"
-        if self.d != 1:
-            s += f" d{self.d}"
-        if (self.ge, self.gp) != (1, 1):
-            s += f" g{self.ge},{self.gp}"
-        return s
+from ..ops.nse_blocks import BLOCK_TYPES, OpSpec  # noqa: F401  (the op value type lives with its blocks)
 
 
 def _lb(k, t, d=1, ge=1, gp=1):

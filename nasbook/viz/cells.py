@@ -12,6 +12,7 @@ from typing import Sequence
 import networkx as nx
 
 from ..spaces.darts import Genotype, edges_of
+from .registry import register
 
 #: One colour per op family, so the eye groups convs, pools and skips.
 OP_COLOURS = {
@@ -94,3 +95,6 @@ def genotype_to_networkx(genotype: Genotype, cell: str = "normal") -> nx.DiGraph
     for i in concat:
         g.add_edge(_node_name(i), "c_{k}", op="concat", ops=["concat"])
     return g
+
+
+register("darts", draw_genotype)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 from .cells import render
+from .registry import register
 
 #: Fill colour per depthwise kernel size (light = small receptive field).
 KERNEL_COLOURS = {1: "#f7fbff", 3: "#c6dbef", 5: "#6baed6", 7: "#2171b5", 9: "#08519c", 11: "#08306b"}
@@ -54,3 +55,6 @@ def mbconv_dot(arch, title: str | None = None):
 def draw_mbconv(arch, stem: str | Path, formats: Sequence[str] = ("svg", "png")) -> list[Path]:
     """Render ``STEM.FMT`` for each format; returns the paths. SVG output is deterministic."""
     return render(mbconv_dot(arch), stem, formats)
+
+
+register("mbconv", draw_mbconv)

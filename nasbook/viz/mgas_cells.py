@@ -8,6 +8,7 @@ from typing import Sequence
 
 from ..spaces.mgas import MGASGenotype, is_sep
 from .cells import OP_COLOURS, _node_name
+from .registry import register
 
 
 def cell_dot(genotype: MGASGenotype, cell: int):
@@ -53,3 +54,6 @@ def draw_mgas(genotype: MGASGenotype, stem: str | Path, formats: Sequence[str] =
             p.write_bytes(g.pipe(format=fmt))
             out.append(p)
     return out
+
+
+register("mgas", draw_mgas)

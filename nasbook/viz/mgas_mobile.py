@@ -8,6 +8,7 @@ from typing import Sequence
 
 from ..spaces.mgas_mobile import CANDIDATE_GEOMETRY, MGASMobileArch, has_residual
 from .cells import render
+from .registry import register
 
 #: one colour per kernel size, darker for expansion 6
 _COLOURS = {(3, 3): "lightskyblue", (3, 6): "steelblue", (5, 3): "palegreen3", (5, 6): "forestgreen",
@@ -50,3 +51,6 @@ def mobile_dot(arch: MGASMobileArch):
 def draw_mgas_mobile(arch: MGASMobileArch, stem: str | Path, formats: Sequence[str] = ("svg", "png")) -> list[Path]:
     """Render ``STEM.FMT``; returns the paths."""
     return render(mobile_dot(arch), stem, formats)
+
+
+register("mgas_mobile", draw_mgas_mobile)

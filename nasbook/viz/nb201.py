@@ -13,6 +13,7 @@ import networkx as nx
 
 from ..spaces.nb201 import EDGES, PATHS, NB201Cell
 from .cells import render
+from .registry import register
 
 OP_COLOURS = {"nor_conv_3x3": "#1f77b4", "nor_conv_1x1": "#17becf", "avg_pool_3x3": "#ff7f0e",
               "skip_connect": "#7f7f7f", "none": "#c7c7c7"}
@@ -60,3 +61,6 @@ def cell_to_networkx(cell: NB201Cell) -> nx.DiGraph:
     for (j, i), op in zip(EDGES, cell.ops):
         g.add_edge(i, j, op=op)
     return g
+
+
+register("nb201", draw_cell)

@@ -9,6 +9,7 @@ from typing import Sequence
 from ..spaces.nse import NSEArch
 from ..spaces.nse_pools import get_pool
 from .cells import render
+from .registry import register
 
 #: One colour per block type of the pools.
 BLOCK_COLOURS = {"LB": "#9ecae1", "NC": "#fdae6b", "DC": "#fd8d3c", "SP": "#a1d99b"}
@@ -16,7 +17,8 @@ BLOCK_COLOURS = {"LB": "#9ecae1", "NC": "#fdae6b", "DC": "#fd8d3c", "SP": "#a1d9
 
 def arch_dot(arch: NSEArch, title: str = ""):
     """A ``graphviz.Digraph`` of the network: each layer's ops side by side feeding its average;
-    N layers also average their input (dashed identity edge)."""
+    layers that act as normal ones (``spec.role == "N"``) also average their input (dashed
+    identity edge)."""
     import graphviz
 
     pool = get_pool(arch.pool)
@@ -31,15 +33,19 @@ def arch_dot(arch: NSEArch, title: str = ""):
     prev = "stem"
     for i, (spec, ids) in enumerate(zip(arch.layer_specs(), arch.layers)):
         out = f"l{i}"
-        label = f"{spec.kind}{i + 1}: mean" if spec.kind != "N" else f"N{i + 1}: (x + sum) / {len(ids) + 1}"
+        # drawn by the role the layer plays (spec.role), not the plan's letter: a stride-1 E layer
+        # that keeps its width averages its input like an N layer and gets the identity edge
+        normal = spec.role == "N"
+        name = f"{spec.kind}{i + 1}" if spec.kind == spec.role else f"{spec.kind}{i + 1} (as N)"
+        label = f"{name}: (x + sum) / {len(ids) + 1}" if normal else f"{name}: mean"
         g.node(out, f"{label}  {spec.c_in}->{spec.c_out}" + (" s2" if spec.stride == 2 else ""),
-               fillcolor="palegoldenrod" if spec.kind != "N" else "lightyellow", shape="box", style="rounded,filled")
+               fillcolor="lightyellow" if normal else "palegoldenrod", shape="box", style="rounded,filled")
         for o in ids:
             n = f"l{i}o{o}"
             g.node(n, f"[{o}] {pool[o]}", fillcolor=BLOCK_COLOURS.get(pool[o].type, "white"))
             g.edge(prev, n)
             g.edge(n, out)
-        if spec.kind == "N":
+        if normal:
             g.edge(prev, out, style="dashed", color="gray40")
         prev = out
     g.node("head", f"1x1 conv {arch.head_width}, pool, FC", fillcolor="darkseagreen2")
@@ -47,9 +53,12 @@ def arch_dot(arch: NSEArch, title: str = ""):
     return g
 
 
-def draw_arch(arch: NSEArch, stem: str | Path, formats: Sequence[str] = ("svg", "png")) -> list[Path]:
+def draw_nse(arch: NSEArch, stem: str | Path, formats: Sequence[str] = ("svg", "png")) -> list[Path]:
     """Render ``STEM.FMT`` for each format; returns the paths."""
     return render(arch_dot(arch), stem, formats)
+
+
+register("nse", draw_nse)
 
 
 def read_records(run_dir: str | Path) -> list[dict]:

@@ -116,10 +116,8 @@ class EnTranNASSearch(SearchMethod):
         from ...data import get_dataset, make_loader
         from ...data.subsets import dataset_targets, per_class_split
         from ...engine import distributed as D
-        from ...search import search_loaders
-
         if cfg.class_fractions is None:
-            return search_loaders(cfg, streams=cls.streams)
+            return super().search_loaders(cfg)
         rank, world = D.world()
         train, info = get_dataset(cfg.dataset, "train", cfg.data, cfg.download, cfg.resolution)
         w_idx, a_idx = per_class_split(dataset_targets(train), cfg.class_fractions, cfg.seed)

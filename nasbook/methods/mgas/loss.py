@@ -27,7 +27,10 @@ import torch
 
 from ...spaces.mgas import is_sep
 from .gated_ops import GatedConvOp, GatedMBConv
-from .supernet import SearchCell
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: the super-net imports this module
+    from .supernet import SearchCell
 
 
 def op_regulariser(cell: SearchCell, p: torch.Tensor, gates: torch.Tensor, mu: float = 0.0,

@@ -35,7 +35,7 @@ from ...ops.mbconv import ConvBNAct, MBConv
 from ...spaces.mgas import MGASWeightMasks
 from ...spaces.mgas_mobile import (ACT, CANDIDATE_GEOMETRY, CANDIDATES, MGASMobileArch, MGASMobileNet, MobileSkeleton,
                                    candidate_params, candidate_proxy, fixed_params, has_residual)
-from .compaction import CompactionRecord, _even, select_bn, select_conv, select_gate
+from .selection import CompactionRecord, _even, select_bn, select_conv, select_gate
 from .gated_ops import GatedMBConv, Removed
 from .stages import FINAL, stage_cells
 from .supernet import GapHead, SupernetOutput, UnitSupernet

@@ -36,6 +36,7 @@ from ...engine import Trainer
 from ...engine import distributed as D
 from ...engine.checkpoint import load as load_checkpoint
 from ...engine.checkpoint import save_atomic
+from ...engine.phases import Phases
 from ...spaces.mgas import MGASGenotype
 from ..base import SearchMethod
 from .compaction import compact
@@ -531,36 +532,30 @@ class MgasSearch(SearchMethod):
         extra = 1 if self.phase.stage in (2, 3) and self.cfg.regrow_ratio > 0 else 0
         return replace(cfg, epochs=self.cfg.warmup_epochs + self.cfg.max_epochs_per_phase + extra)
 
-    def _phase_dir(self, root: Path | None, index: int) -> Path | None:
-        return None if root is None else root / "phases" / f"{index}-{self.plan[index].name}"
-
     def run(self, trainer: Trainer, resume: bool = False) -> list[dict]:
-        """All phases, each its own engine run; resumes at the phase the run was in."""
+        """All phases, each its own engine run (:class:`~nasbook.engine.phases.Phases`); resumes
+        at the phase the run was in."""
         root = trainer.run_dir
-        streams = {name: ld.sampler.stream for name, ld in trainer.loaders.items()}
-        start, resuming = 0, False
-        if resume and root is not None:
-            start, resuming = self._resume_point(root)
+        phases = Phases(root, trainer.hooks)
+        names = [p.name for p in self.plan]
+        start, resuming = self._resume_point(phases, names) if resume else (0, False)
         history: list[dict] = []
         for k in range(start, len(self.plan)):
             if not (resuming and k == start):
                 self.begin_phase(k)
-            for name, ld in trainer.loaders.items():   # a different data order in every phase
-                ld.sampler.stream = streams[name] + 7919 * k
-            t = Trainer(self, trainer.loaders, self._engine_config(trainer), self._phase_dir(root, k), trainer.hooks)
-            hist = t.fit(resume=resuming and k == start)
-            history += [dict(h, phase=self.plan[k].name) for h in hist]
+            t = phases.fit(self, trainer.loaders, self._engine_config(trainer), k, names[k],
+                           resume=resuming and k == start)
+            history += [dict(h, phase=names[k]) for h in t.history]
             if not self.ps.done:      # the engine was stopped (stop_after_steps or a hook): resume later
                 break
             self._save_root(root, history)
         return history
 
-    def _resume_point(self, root: Path) -> tuple[int, bool]:
-        done = [k for k in range(len(self.plan)) if (p := self._phase_dir(root, k)) and (p / "checkpoint.pt").exists()]
-        if not done:
+    def _resume_point(self, phases: Phases, names: list[str]) -> tuple[int, bool]:
+        k = phases.latest(names)
+        if k is None:
             return 0, False
-        k = max(done)
-        st = load_checkpoint(self._phase_dir(root, k) / "checkpoint.pt")
+        st = load_checkpoint(phases.checkpoint(k, names[k]))
         self.model.load_state_dict(st["model"])     # restores removed ops and compacted widths
         self.load_state_dict(st["task"])
         if self.ps.done:

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from ...ops.nse_blocks import OpSpec
 from ...spaces.nse_plans import LayerSpec
-from ...spaces.nse_pools import OpSpec
 
 
 @dataclass(frozen=True)

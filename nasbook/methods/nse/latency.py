@@ -113,12 +113,13 @@ def arch_latency(arch, table: dict, dataset: str = "imagenet", count_stem: bool 
 def cmd_measure(args, extra):
     from ...data import dataset_info
     from ...engine import select_device
-    from ...search import make_config
+    from ...config import load_config
+    from .config import NSEConfig
 
     overrides = {k.replace("-", "_"): v for k, v in (s.split("=", 1) for s in args.set)}
     import yaml
 
-    cfg = make_config("nse", args.preset, {k: yaml.safe_load(v) for k, v in overrides.items()})
+    cfg = load_config(NSEConfig, "nse", args.preset, {k: yaml.safe_load(v) for k, v in overrides.items()})
     info = dataset_info(cfg.dataset, cfg.resolution)
     device = select_device(args.device)
     keys = space_keys(cfg, info)
@@ -134,18 +135,21 @@ def cmd_measure(args, extra):
 
 
 def cmd_estimate(args, extra):
+    from ...data import dataset_info
     from ...engine import select_device
-    from ...spaces import get_space, load_arch
+    from ...spaces import get_space
+    from ...zoo import resolve
 
-    arch = load_arch(args.arch)
+    arch = resolve(args.arch)
     table = load_table(args.table)
     est = arch_latency(arch, table, args.dataset, not args.no_stem)
     out = {"arch": args.arch, "table_sum": est}
     if args.measure:
         device = select_device(args.device)
         space = get_space("nse")
-        net = space.build(arch, args.dataset)
-        shape = space.input_shape(args.dataset)
+        d = dataset_info(args.dataset)
+        net = space.build(arch, d.num_classes, d.in_channels, d.resolution)
+        shape = space.input_shape(d.in_channels, d.resolution)
         out["measured"] = time_module(net, shape, json.loads(Path(args.table).read_text()).get("meta", {}).get("batch", 128),
                                       device, args.reps)
     print(json.dumps(out) if args.json else "  ".join(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}"

@@ -30,6 +30,7 @@ from torch import nn
 from ...engine import Trainer
 from ...engine import distributed as D
 from ...engine.checkpoint import load as load_checkpoint
+from ...engine.phases import Phases
 from ...engine.seed import seed_everything
 from ...spaces.nse import NSEArch
 from ...spaces.nse_plans import PLANS, layer_specs
@@ -109,7 +110,7 @@ class NSESearch(SearchMethod):
     def initial_state(self) -> RoundState:
         retained = None
         if self.cfg.initial_retained == "nse27":
-            from ...spaces.nse_zoo import NSE27_RETAINED
+            from ...zoo.nse import NSE27_RETAINED
 
             if self.cfg.plan != "NER" or tuple(self.cfg.counts) != (1, 3, 3, 3, 3, 3):
                 raise ValueError("initial_retained 'nse27' needs the NER (1,3,3,3,3,3) supernet of the NSE-27 search")
@@ -255,25 +256,23 @@ class NSESearch(SearchMethod):
             self._save(base, state)
         history: list[dict] = []
         previous = None
+        phases = Phases(base, trainer.hooks)
         while state.round < self.total_rounds():
             r = state.round
-            rdir = base / f"round{r:02d}" if base is not None else None
-            if previous is None and r > 0 and rdir is not None:
-                previous = self._round_weights(base / f"round{r - 1:02d}")
+            if previous is None and r > 0 and base is not None:
+                previous = self._round_weights(phases, r - 1)
             self.start_round(state, previous)
             stop = None if cfg.stop_after_steps is None else cfg.stop_after_steps - state.steps_done
             if stop is not None and stop <= 0:
                 return history
             ecfg = dataclasses.replace(cfg.engine(), seed=_mix(cfg.seed, r, 2), stop_after_steps=stop)
-            for name in ("train", "arch"):
-                loaders[name].sampler.seed = _mix(cfg.seed, r, 3)  # a new data order each round (ours)
-            stream = {k: loaders[k] for k in ("train", "arch")}
+            stream = {k: loaders[k] for k in ("train", "arch")}  # a new data order each round (ours)
             self._steps_per_epoch = min(len(stream[s]) for s in self.streams)
             if cfg.max_steps_per_epoch:
                 self._steps_per_epoch = min(self._steps_per_epoch, cfg.max_steps_per_epoch)
-            t = Trainer(self, stream, ecfg, rdir, trainer.hooks)
-            history += t.fit(resume=resume)
-            if t.epoch < ecfg.epochs:  # stopped (a simulated kill): the round checkpoint stays
+            t = phases.fit(self, stream, ecfg, r, "round", resume=resume)
+            history += t.history
+            if not phases.completed(t):  # stopped (a simulated kill): the round checkpoint stays
                 return history
             previous = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
             state = self.state.copy()  # the subsets as pruned during the round
@@ -288,7 +287,7 @@ class NSESearch(SearchMethod):
                                            cfg.seed, cfg.drop_front_on_continue)
             self.state = state
             if base is not None and D.is_main():
-                (rdir / "round.json").write_text(json.dumps(record) + "\n")
+                (phases.dir(r, "round") / "round.json").write_text(json.dumps(record) + "\n")
                 self._save(base, state)
             D.barrier()
             for h in trainer.hooks:
@@ -307,10 +306,11 @@ class NSESearch(SearchMethod):
         self.state, self.records = RoundState.from_dict(saved["state"]), saved.get("records", [])
         if self.state.front:
             return
-        rounds = sorted(p for p in run.glob("round[0-9][0-9]") if (p / Trainer.CHECKPOINT).exists())
-        if not rounds:
+        phases = Phases(run)
+        r = phases.latest(["round"] * self.total_rounds())
+        if r is None:
             raise ValueError(f"{run} has neither a Pareto front nor a round checkpoint yet")
-        st = load_checkpoint(rounds[-1] / Trainer.CHECKPOINT)
+        st = load_checkpoint(phases.checkpoint(r, "round"))
         self.load_state_dict(st["task"])
         self.model = self.build_supernet(self.state.subsets)
         self.model.load_state_dict(st["model"])
@@ -321,9 +321,9 @@ class NSESearch(SearchMethod):
         os.replace(tmp, base / STATE_FILE)
 
     @staticmethod
-    def _round_weights(rdir: Path) -> dict | None:
-        ck = rdir / Trainer.CHECKPOINT
-        return load_checkpoint(ck)["model"] if ck.exists() else None
+    def _round_weights(phases: Phases, r: int) -> dict | None:
+        ck = phases.checkpoint(r, "round")
+        return load_checkpoint(ck)["model"] if ck is not None else None
 
     # -- derivation ------------------------------------------------------------------------------
     def pick(self) -> dict | None:

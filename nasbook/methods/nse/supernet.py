@@ -18,10 +18,9 @@ import torch
 from torch import nn
 
 from ...ops.multibranch import MultiBranchLayer
-from ...ops.nse_blocks import NSEHead, NSEStem, make_nse_op
+from ...ops.nse_blocks import NSEHead, NSEStem, OpSpec, make_nse_op
 from ...spaces.nse import init_weights
 from ...spaces.nse_plans import LayerSpec
-from ...spaces.nse_pools import OpSpec
 from .cost import CostModel
 from .distribution import effective_p
 from .estimator import binary_gate, pair_weights

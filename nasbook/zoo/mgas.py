@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from importlib import resources
 
-from .mgas import MGASGenotype, MGASWeightMasks
-from .mgas_released import MG_DARTS, MG_DARTS_SMALL
+from ..spaces.mgas import MGASGenotype, MGASWeightMasks
+from ..spaces.mgas_released import MG_DARTS, MG_DARTS_SMALL
 
 #: Parameters of the official retraining class ``cifar_train/model.py:NetworkCIFAR`` for 10
 #: classes, instantiated in PyTorch from the official files (auxiliary head excluded /
@@ -22,7 +22,7 @@ OFFICIAL_PARAMS = {"mg_darts": (2_290_716, 2_752_806), "mg_darts_small": (704_08
 
 
 def small_masks() -> MGASWeightMasks:
-    text = resources.files("nasbook.spaces").joinpath("data/mg_darts_small_masks.json").read_text()
+    text = resources.files("nasbook.zoo").joinpath("data/mg_darts_small_masks.json").read_text()
     return MGASWeightMasks.from_json(json.loads(text)["weight_masks"])
 
 

@@ -8,7 +8,7 @@
 Reported figures are the papers' own (metakernels.md Sec. 6.2); nasbook counts its own MACs
 (300.8M and 385.8M; the papers print 300M and 0.39B).
 """
-from .mbconv import MBConvArch
+from ..spaces.mbconv import MBConvArch
 
 MOBILENET_V2 = MBConvArch.uniform("mk-mbv2", kernel=3, expand=6)
 

@@ -9,7 +9,7 @@
 Reported figures: DARTS README / paper Table 1-2, PC-DARTS README (see docs/methods/entrannas.md,
 "Fidelity notes").
 """
-from .darts import Genotype
+from ..spaces.darts import Genotype
 
 _C = [2, 3, 4, 5]
 

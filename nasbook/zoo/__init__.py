@@ -13,10 +13,10 @@ from typing import Any
 
 #: Modules that hold zoo entries; a new space adds itself here.
 _SOURCES = [
-    "nasbook.spaces.darts_zoo",
-    "nasbook.spaces.nse_zoo",
-    "nasbook.spaces.mbconv_zoo",
-    "nasbook.spaces.mgas_zoo",
+    "nasbook.zoo.darts",
+    "nasbook.zoo.nse",
+    "nasbook.zoo.mbconv",
+    "nasbook.zoo.mgas",
 ]
 
 
@@ -29,7 +29,7 @@ class ZooEntry:
 
 
 def _load() -> dict[str, ZooEntry]:
-    from .spaces import space_of
+    from ..spaces import space_of
 
     out: dict[str, ZooEntry] = {}
     for mod in _SOURCES:
@@ -59,3 +59,24 @@ def get(name: str) -> ZooEntry:
     if name not in e:
         raise KeyError(f"no zoo architecture named {name!r}; known: {', '.join(sorted(e))}")
     return e[name]
+
+
+def resolve(source: Any) -> Any:
+    """An architecture value from a zoo name, or from anything
+    :func:`nasbook.spaces.load_arch` reads (a JSON file or string, a dict, a run folder). A
+    file or folder of that name wins over a zoo name, as before; a string that is neither
+    names the zoo's architectures in its error. An architecture value passes through."""
+    from pathlib import Path
+
+    from ..spaces import load_arch
+
+    if not isinstance(source, (str, Path, dict)):
+        return source
+    if isinstance(source, str) and not source.lstrip().startswith("{"):
+        p = Path(source)
+        if p.suffix != ".json" and not p.exists():
+            try:
+                return get(source).arch
+            except KeyError as e:
+                raise ValueError(e.args[0]) from None
+    return load_arch(source)

@@ -5,7 +5,7 @@ final NSE-27 search state (Sec. 4.6) from which the G-72 continuation starts.
 Final nets use SE + Swish ([I]: the published 333M FLOPs of NSENet match with SE, nse.md
 Sec. 8.3 / Sec. 10 item 5); change ``se``/``act`` with ``arch.replace(...)``.
 """
-from .nse import NSEArch
+from ..spaces.nse import NSEArch
 
 NSENET_27 = NSEArch(
     pool="MAC-27", plan="NER", counts=(1, 2, 2, 2, 2, 3), width_mult=1.04,
