@@ -58,7 +58,7 @@ def main(argv=None):
         for impl in ("torchvision", "nasbook", "torchvision", "nasbook"):
             torch.manual_seed(0)
             if impl == "nasbook":
-                model = get_space("mbconv").build(zoo.get("mobilenet_v2").arch, "imagenet")
+                model = get_space("mbconv").build(zoo.get("mobilenet_v2").arch, 1000, 3, 224)  # ImageNet sizes
             else:
                 model = torchvision.models.mobilenet_v2()
             t = time_step(make_step(model, batch, res, args.device, amp, cl), args.warmup, args.iters, args.device)

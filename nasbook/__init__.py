@@ -1,6 +1,6 @@
 """nasbook: neural architecture search, taught by doing it for real.
 
-Layers (see design.md): ``spaces`` (architectures as values) -> ``ops`` -> ``methods``
+Layers (see docs/architecture.md): ``spaces`` (architectures as values) -> ``ops`` -> ``methods``
 (super-nets, search steps, derivations) -> ``engine`` (the training loop) -> ``data`` ->
 ``measure`` -> ``viz``/``widgets`` -> ``cli``.
 """

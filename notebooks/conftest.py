@@ -1,5 +1,5 @@
 # Executing notebooks under nbmake: avoid nbclient's Output-widget mirroring hang
-# (jupyter/nbclient issue 312; setup-notes.md measured 25 of 25 clean runs with this).
+# (jupyter/nbclient issue 312; measured on the CI machine kind: 25 of 25 clean runs with this).
 try:
     import nbclient.client
 

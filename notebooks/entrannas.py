@@ -31,7 +31,7 @@ SCALE = "tiny"  # "tiny": the offline digits on a CPU in about a minute; "paper"
 #    node may keep any number of inputs.
 #
 # **What is the paper's and what is ours.** Only the abstract, introduction and figure captions of the paper, plus
-# equations reproduced by a survey, could be read (spec `entrannas.md` §0). The equations are from those sources; the
+# equations reproduced by a survey, could be read (`docs/methods/entrannas.md`). The equations are from those sources; the
 # number and **placement of Engine-cells**, the **temperature** τ, the **threshold initialisation** and the **per-edge
 # renormalisation** are *our* choices, each a config field you can turn below. Every "expected" behaviour in the
 # ablation cells is a hypothesis, not a published result.
@@ -174,7 +174,7 @@ for ax, (name, (d, o)) in zip(axes, rows.items()):
 plt.tight_layout(); plt.show()
 
 # %% [markdown]
-# The 749,050 parameters are the spec's computed figure (§6); op evaluations are 2 Engine-cells × 5 × 8 = 80 plus the
+# The 749,050 parameters are our computed figure (`docs/methods/entrannas.md`); op evaluations are 2 Engine-cells × 5 × 8 = 80 plus the
 # distinct derived pairs of the six Transit-cells (at most 8 each), against 8 × 14 × 8 = 896 for DARTS.
 #
 # ## 4 · Top-2 derivation vs DST
@@ -249,7 +249,7 @@ ax.set_title("sparsity vs threshold"); plt.tight_layout(); plt.show()
 #
 # When every surviving edge keeps exactly one op, q̂ = 1 on it and the Engine-cell **computes the same numbers** as the
 # Transit-cell (and as the retrained cell's graph): the gap of §1 is exactly zero, not just small. Under top-2 it is
-# not. (`tests/test_entrannas.py` checks both, bit for bit in float64.)
+# not. (`tests/methods/entrannas/test_entrannas.py` checks both, bit for bit in float64.)
 
 # %%
 a = torch.full((14, len(OPS7)), -2.0, dtype=torch.float64)

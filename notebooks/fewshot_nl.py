@@ -75,7 +75,7 @@ print(table.name)
 #
 # Only `nor_conv_1x1` and `nor_conv_3x3` hold a nonlinearity (each is ReLU → conv → BN); `skip_connect` and
 # `avg_pool_3x3` are linear, and `none` cuts every path through its edge. There are exactly four input-to-output
-# paths. The **nonlinearity count** (ENN, spec §1.2) is the largest number of ReLUs on any live path: parallel convs
+# paths. The **nonlinearity count** (ENN, `docs/methods/fewshot_nl.md`) is the largest number of ReLUs on any live path: parallel convs
 # do not add up, and a conv on a branch that never reaches the output does not count. The bold edges show the deepest path.
 
 # %%
@@ -189,7 +189,7 @@ except ImportError:
 #
 # Now a real run of each method through the shared engine: `fewshot_nl` (three width-4 supernets, SBS) and its
 # baseline `spos` (one width-8 supernet, uniform sampling), the same number of steps on the same data. At tiny
-# scale this is the offline digits (8×8), one cell per stage and base width 8 with G = 2 (spec §8); the
+# scale this is the offline digits (8×8), one cell per stage and base width 8 with G = 2 (`docs/methods/fewshot_nl.md`); the
 # `paper` preset is CIFAR-10 with the benchmark network. After training, each run searches the whole space by
 # evolution, scoring every candidate with the supernet that owns its count.
 #
@@ -227,7 +227,7 @@ for name, r in (("fewshot_nl", fs), ("spos", sp)):
 # **Read the tiny numbers with care.** The tiny supernets learned 8×8 handwritten digits, and on digits almost every
 # cell reaches 96-99% when trained alone, so there is little to rank and nothing ties their order to CIFAR-10: expect a τ
 # near zero or even below it, usually below "count alone". The figures that matter come from the `paper` preset
-# (CIFAR-10, 250+ epochs on a GPU); the authors' development runs reach τ ≈ 0.70-0.77 there (spec §5.2).
+# (CIFAR-10, 250+ epochs on a GPU); the authors' development runs reach τ ≈ 0.70-0.77 there (`docs/methods/fewshot_nl.md`).
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))

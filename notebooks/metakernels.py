@@ -26,7 +26,7 @@ SCALE = "tiny"  # "tiny": the digits on a CPU in about a minute; "paper": the Im
 # *meta kernel*, and convolve once: one feature map per edge.
 #
 # **What is the paper's and what is ours.** Only the abstract and the start of the introduction are public and no
-# code exists (spec §0). From the paper [P]: merging candidate kernels before the convolution, justified by the
+# code exists (`docs/methods/metakernels.md`). From the paper [P]: merging candidate kernels before the convolution, justified by the
 # additivity of convolution, and the 357M-FLOPs / 77.0% result. **Ours** [O]: the MBConv search space (EfficientNet-B0
 # macro, k ∈ {3,5,7}, e ∈ {1..6}, skip), the channel (expansion) meta kernel, the skip gate, softmax weights,
 # the FLOPs term, the schedule and the derivation. Each of these is a config field you can change.
@@ -55,7 +55,7 @@ torch.manual_seed(0);
 # ## 1 · Additivity of convolution, by hand
 #
 # Three kernels of sizes 3, 5 and 7 on a real image. Convolving with each and taking a weighted sum gives the same
-# result as padding the kernels to 7×7, taking the weighted sum of the *kernels* and convolving once (spec §1.2, (★)).
+# result as padding the kernels to 7×7, taking the weighted sum of the *kernels* and convolving once (`docs/methods/metakernels.md`).
 # After a BatchNorm and a ReLU the two are no longer equal: the meta-kernel super-net is a different relaxation, not
 # a faster implementation of the multi-path one.
 
@@ -84,7 +84,7 @@ plt.tight_layout()
 # ## 2 · A search, traced
 #
 # The search alternates a weight step on 80% of the training data with an architecture step on the other 20%
-# after a warm-up (spec §3.4). `ArchTracer` is an engine hook recording the architecture after every step.
+# after a warm-up (`docs/methods/metakernels.md`). `ArchTracer` is an engine hook recording the architecture after every step.
 # At tiny scale the paper preset's architecture learning rate (1e-3) moves the logits by about 0.02 in a minute,
 # so **this notebook alone** raises it to 0.03 to make the movement visible (ours; the preset is unchanged).
 
@@ -153,10 +153,10 @@ axes[2].legend(fontsize=7, loc="upper left", ncol=4); plt.tight_layout()
 # %% [markdown]
 # ## 5 · The FLOPs constraint at work
 #
-# The architecture loss is CE + λ·|E[MACs]/T − 1| (ours, spec §3.2). E[MACs] is a closed form that is linear in the
+# The architecture loss is CE + λ·|E[MACs]/T − 1| (ours; `docs/methods/metakernels.md`). E[MACs] is a closed form that is linear in the
 # expansion and in k², so it is **exact** for one-hot choices: left, its value during the search next to the exact MACs
 # of the argmax architecture. The argmax architecture can miss T although E[MACs] meets it: a target is not a
-# guarantee (spec §4). Right: the cost term alone (no data) pulls E[MACs] to different targets T.
+# guarantee (`docs/methods/metakernels.md`). Right: the cost term alone (no data) pulls E[MACs] to different targets T.
 
 # %%
 def pull_to(target_m, steps=60, lr=0.05):
@@ -221,7 +221,7 @@ except ImportError:
 # %% [markdown]
 # ## 7 · The derived network
 #
-# Derivation takes the argmax width (or skip) and kernel of every layer; ties go to the cheaper option (spec §4). The
+# Derivation takes the argmax width (or skip) and kernel of every layer; ties go to the cheaper option (`docs/methods/metakernels.md`). The
 # result is an architecture value: a table, JSON, a drawing, exact counts, and a standalone network to retrain
 # from scratch (EfficientNet-B0 recipe, `presets/metakernels_retrain.yaml`). EfficientNet-B0 is one point of the
 # paper-scale space.

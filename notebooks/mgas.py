@@ -32,10 +32,10 @@ STAGES = 3          # 3: multi-stage sub-nets; 1: single-stage (the whole super-
 # 4. it does so in **depth stages** (sub-nets with their own heads) that fit in memory, and it **re-evaluates**
 #    earlier stages later: their units can be pruned again, and a share of pruned ops grows back.
 #
-# **What is the paper's and what is ours.** Only the abstracts of the paper could be read (spec `mgas.md` §0): the
+# **What is the paper's and what is ours.** Only the abstracts of the paper could be read (`docs/methods/mgas.md`): the
 # method here follows the authors' released code. Every point the paper would settle (the target sizes, the
 # ImageNet setting, how a size is counted, the monitoring split, our fixes of three code defects) is a config field
-# listed in the spec's decision register; no MGAS accuracy, size or memory figure is available to compare with.
+# listed in `docs/methods/mgas.md`; no MGAS accuracy, size or memory figure is available to compare with.
 
 # %%
 import matplotlib.pyplot as plt
@@ -147,7 +147,7 @@ op_heatmaps(task.model, regrown); plt.show()
 # The result is an architecture value: per cell, every kept op with its own widths, plus one boolean mask per
 # depthwise/pointwise conv tensor. Left: the share of weights each kept conv op keeps. Below: a drawing of one cell
 # (arrow thickness ∝ width) and the sizes of the standalone network: dense and non-zero parameters are different
-# numbers, and the paper's convention is unknown, so both are reported (spec §4.5).
+# numbers, and the paper's convention is unknown, so both are reported (`docs/methods/mgas.md`).
 
 # %%
 sparsity_maps(res.arch); plt.show()
@@ -161,7 +161,7 @@ print({k: f"{v:,}" for k, v in rep.items()})
 # The final phase removes newly gated-off ops one at a time while the size is still at or above the target, and stops
 # as soon as it falls below; then it **compacts**, and the width harmonisation (every cell at least half its initial
 # width, the last cell pinned to 4C for the classifier) can re-add filters. So the exported network sits *near* the
-# target, on either side (spec §1.7). Left: each final-phase round's size before the commit, after the commit and
+# target, on either side (`docs/methods/mgas.md`). Left: each final-phase round's size before the commit, after the commit and
 # removals, and after compaction, against the target.
 #
 # Each round leaves a network, so one search traces a size-accuracy **path** (GOLD-NAS's idea). Right: as MGAS does,
@@ -213,7 +213,7 @@ ax[1].set_title("path networks, retrained briefly"); plt.tight_layout(); plt.sho
 # A stage keeps activations only for its own cells; earlier stages are already pruned and compacted. With activation
 # memory proportional to `H · W · width` per cell, stage 1 of the MG_DARTS search (14 cells, C = 44) holds about half of
 # the whole super-net's, and stage 2 (with stage 1 pruned to ~30 %) about the same: the expected peak is roughly half
-# the single-stage one, a factor of 2, not an order of magnitude (spec §6.1). `benchmarks/mgas_memory.py` measures it.
+# the single-stage one, a factor of 2, not an order of magnitude (`docs/methods/mgas.md`). `benchmarks/mgas_memory.py` measures it.
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 2.6))
@@ -229,7 +229,7 @@ ax.set_title("expected activation memory: stage 1, 2, 3 (Sec. 6.1, reductions co
 # ## 7 · A MobileNet-like space (ours)
 #
 # A third-party summary of the journal version says MG-DARTS also searches a "MobileNet-like" space; its definition was
-# not available. The preset `imagenet_mobilenet_like_nasbook` is **our reading** (spec §2.3), not the paper's, and **the
+# not available. The preset `imagenet_mobilenet_like_nasbook` is **our reading** (`docs/methods/mgas.md`), not the paper's, and **the
 # paper's ImageNet results cannot be reproduced from the released material**: nothing below compares with them.
 #
 # Our space is a MobileNetV2 / ProxylessNAS chain of 21 searchable layers. Each layer sums any subset of six
@@ -357,7 +357,7 @@ check("mgas.filter_scale", filter_scale);
 # %% [markdown]
 # ### Exercise 3 · the size proxy of a pruned conv op
 #
-# `TARGET` is measured in the proxy Π of the authors' code (spec §1.7): the depthwise and pointwise conv weights of
+# `TARGET` is measured in the proxy Π of the authors' code (`docs/methods/mgas.md`): the depthwise and pointwise conv weights of
 # the kept sep/dil convs after **filter** pruning (weight-level zeros are not subtracted). A `dil_conv` is one block
 # (depthwise k×k on c_in channels, pointwise c_in → c_out); a `sep_conv` is two, c_in → c_mid → c_out. A filter with
 # mask 0 takes its pointwise row with it, and a pruned middle filter of a sep_conv also the depthwise channel that

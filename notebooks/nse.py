@@ -27,7 +27,7 @@ SCALE = "tiny"  # "tiny": the digits on a CPU in about a minute; "paper-flops": 
 # the subset back up to K with ops that were never tried. Layers may use **several ops at once**, averaged.
 #
 # **Where this comes from.** The paper body was not available; the method here follows the authors' released
-# search code (spec `nse.md`, tags [C]). Ours [O]: the cost window width, the final pick from the front, BN
+# search code (`docs/methods/nse.md`, tags [C]). Ours [O]: the cost window width, the final pick from the front, BN
 # recalibration by exact averaging, the retraining recipe, and everything about the tiny scale. At tiny scale
 # (8x8 digits, 23 training steps a round) the supernet barely learns, so held-out accuracies sit near chance and
 # the fronts are noisy: watch the *mechanics*, not the numbers.

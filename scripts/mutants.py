@@ -29,22 +29,22 @@ SCRATCH = Path(os.environ.get("NASBOOK_MUTANTS", Path(tempfile.gettempdir()) / "
 
 #: short name -> (the module mutated, the test files that check it)
 MODULES = {
-    "engine": ("nasbook/engine/trainer.py", ["tests/test_engine_trainer.py"]),
-    "nb201": ("nasbook/spaces/nb201.py", ["tests/test_nb201.py", "tests/test_nb201_reference.py"]),
-    "nb201_ops": ("nasbook/ops/nb201_ops.py", ["tests/test_nb201_reference.py"]),
-    "cell_ops": ("nasbook/ops/cell_ops.py", ["tests/test_darts_space.py", "tests/test_nb201_reference.py"]),
-    "darts": ("nasbook/methods/darts.py", ["tests/test_darts_search.py", "tests/test_darts_entrannas_steps.py"]),
+    "engine": ("nasbook/engine/trainer.py", ["tests/engine/test_engine_trainer.py"]),
+    "nb201": ("nasbook/spaces/nb201.py", ["tests/spaces/test_nb201.py", "tests/spaces/test_nb201_reference.py"]),
+    "nb201_ops": ("nasbook/ops/nb201_ops.py", ["tests/spaces/test_nb201_reference.py"]),
+    "cell_ops": ("nasbook/ops/cell_ops.py", ["tests/spaces/test_darts_space.py", "tests/spaces/test_nb201_reference.py"]),
+    "darts": ("nasbook/methods/darts.py", ["tests/methods/darts/test_darts_search.py", "tests/methods/darts/test_darts_entrannas_steps.py"]),
     "entrannas_relaxation": ("nasbook/methods/entrannas/relaxation.py",
-                             ["tests/test_entrannas.py", "tests/test_darts_entrannas_steps.py"]),
+                             ["tests/methods/entrannas/test_entrannas.py", "tests/methods/darts/test_darts_entrannas_steps.py"]),
     "entrannas_method": ("nasbook/methods/entrannas/method.py",
-                         ["tests/test_darts_entrannas_steps.py", "tests/test_engine_trainer.py"]),
-    "fewshot_evolution": ("nasbook/methods/fewshot_nl/evolution.py", ["tests/test_fewshot_steps.py"]),
-    "fewshot_method": ("nasbook/methods/fewshot_nl/method.py", ["tests/test_fewshot_steps.py"]),
+                         ["tests/methods/darts/test_darts_entrannas_steps.py", "tests/engine/test_engine_trainer.py"]),
+    "fewshot_evolution": ("nasbook/methods/fewshot_nl/evolution.py", ["tests/methods/fewshot_nl/test_fewshot_steps.py"]),
+    "fewshot_method": ("nasbook/methods/fewshot_nl/method.py", ["tests/methods/fewshot_nl/test_fewshot_steps.py"]),
     "metakernels_blocks": ("nasbook/methods/metakernels/blocks.py",
-                           ["tests/test_metakernels_steps.py", "tests/test_metakernels.py"]),
-    "metakernels_kernels": ("nasbook/methods/metakernels/kernels.py", ["tests/test_metakernels.py"]),
-    "mgas_loss": ("nasbook/methods/mgas/loss.py", ["tests/test_mgas_units.py", "tests/test_mgas_structure.py"]),
-    "nse_pareto": ("nasbook/methods/nse/pareto.py", ["tests/test_nse_state.py"]),
+                           ["tests/methods/metakernels/test_metakernels_steps.py", "tests/methods/metakernels/test_metakernels.py"]),
+    "metakernels_kernels": ("nasbook/methods/metakernels/kernels.py", ["tests/methods/metakernels/test_metakernels.py"]),
+    "mgas_loss": ("nasbook/methods/mgas/loss.py", ["tests/methods/mgas/test_mgas_units.py", "tests/methods/mgas/test_mgas_structure.py"]),
+    "nse_pareto": ("nasbook/methods/nse/pareto.py", ["tests/methods/nse/test_nse_state.py"]),
 }
 
 

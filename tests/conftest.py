@@ -7,7 +7,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
-# Two cores: keep torch's default thread count (setup-notes.md), deterministic algorithms off.
+# Two cores: keep torch's default thread count, deterministic algorithms off.
 os.environ.setdefault("NASBOOK_NB201", str(SHARED / "data" / "nasbench201"))
 
 

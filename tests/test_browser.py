@@ -6,7 +6,7 @@ playwright (never ``playwright install``: scripts/setup.sh installs the browser)
 runs all cells through JupyterLab's own command, then picks another architecture in the cell
 explorer's dropdown. The test asserts that the explorer rendered an SVG and that its output
 changed after the browser → kernel → browser round trip, and saves screenshots before and
-after under ``test-artifacts/browser/`` (setup-notes.md: flags and settings measured here).
+after under ``test-artifacts/browser/`` (flags and settings measured here, measured on the CI machine kind).
 """
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def lab(tmp_path):
     root = tmp_path / "lab"
     root.mkdir()
     shutil.copy(SOURCE, root / NOTEBOOK)
-    # no news / update toasts over the page (setup-notes.md)
+    # no news / update toasts over the page
     settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(

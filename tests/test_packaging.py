@@ -30,7 +30,7 @@ def test_environment_yml_agrees_with_pyproject():
 
 
 def test_torch_is_pinned_exactly():
-    """setup-notes.md: an unpinned torch makes pip download a multi-GB build."""
+    """an unpinned torch makes pip download a multi-GB build."""
     deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
     torch = [d for d in deps if d.startswith("torch")]
     assert torch and all("==" in d for d in torch)

@@ -78,7 +78,7 @@ FORMULAS = {
     # 5 epochs 1/1225); the first 5 epochs multiply that value by (e+1)/5
     "entrannas-imagenet": lambda e: _pcdarts(e),
     "mgas-imagenet_darts": lambda e: _pcdarts(e),
-    # ours (mgas.md Sec. 4.4): 5 warm-up epochs from 0, then cosine from 0.4 to 0 over 295 (per step)
+    # ours (docs/methods/mgas.md): 5 warm-up epochs from 0, then cosine from 0.4 to 0 over 295 (per step)
     "mgas-imagenet_mobilenet_like_nasbook": lambda t: 0.4 * t / 5 if t < 5 else _cos(0.4, t - 5, 295),
     # EfficientNet: 0.016 x batch/256, linear warm-up 5 epochs, x0.97 every 2.4 epochs (per step)
     "metakernels-paper": lambda t: 0.256 * t / 5 if t < 5 else 0.256 * 0.97 ** math.floor(t / 2.4),

@@ -82,7 +82,7 @@ def find_benchmark(path: str | Path | None = None) -> Path:
         if not path:
             raise BenchmarkNotFound(
                 f"no NAS-Bench-201 table given: pass its folder (--benchmark PATH / path=...) or set ${ENV}. "
-                f"The folder needs configs.txt and cifar10_test_accs.npy (see fewshot_nonlinear.md Sec. 10).")
+                f"The folder needs configs.txt and cifar10_test_accs.npy (see docs/methods/fewshot_nl.md).")
     p = Path(path)
     if not (p / "configs.txt").is_file():
         raise BenchmarkNotFound(f"{p}: not a NAS-Bench-201 table folder (no configs.txt). "

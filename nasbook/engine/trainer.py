@@ -1,4 +1,4 @@
-"""The one training loop (design.md, layer 4), shared by every search method and by retraining.
+"""The one training loop (docs/architecture.md), shared by every search method and by retraining.
 
 A method is a :class:`Task`: it owns the model (weights *and* architecture parameters, all
 real ``nn.Parameter``s) and its optimisers, and defines one ``training_step``. The

@@ -46,7 +46,7 @@ def count_macs(model: nn.Module, input_shape: tuple, batch: int = 1) -> int:
 def masked_macs(net: nn.Module, input_shape: tuple) -> tuple[int, int]:
     """(dense MACs, MACs with the weight masks) of one sample: a masked-out weight of a
     :class:`~nasbook.ops.masked_conv.MaskedConv2d` saves one multiply-add per output position
-    of its conv (MGAS, mgas.md Sec. 4.5). Dense MACs come from :func:`count_macs`."""
+    of its conv (MGAS, docs/methods/mgas.md). Dense MACs come from :func:`count_macs`."""
     from ..ops.masked_conv import masked_convs
 
     dense = count_macs(net, input_shape)

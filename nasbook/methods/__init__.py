@@ -1,4 +1,4 @@
-"""Search methods (design.md, layer 3). Each plugs into the engine as a Task.
+"""Search methods (docs/architecture.md). Each plugs into the engine as a Task.
 
 ``METHODS`` maps a method key to ``module:Class``; modules are imported on first use so
 that ``nasbook --help`` stays fast.

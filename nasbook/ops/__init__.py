@@ -1,4 +1,4 @@
-"""Layers shared by standalone networks and super-nets: one definition of each op (design.md, layer 2)."""
+"""Layers shared by standalone networks and super-nets: one definition of each op (docs/architecture.md)."""
 from .cell_ops import (  # noqa: F401
     OP_NAMES,
     PARAMETER_FREE,

@@ -1,4 +1,4 @@
-"""NSE's learnable multi-branch layer: several ops at once, outputs averaged (nse.md Sec. 3.3).
+"""NSE's learnable multi-branch layer: several ops at once, outputs averaged (docs/methods/nse.md).
 
 Given the active ops A of a layer and its input x:
 
@@ -8,7 +8,7 @@ Given the active ops A of a layer and its input x:
 
 In training, ``drop_path`` > 0 applies stochastic depth to the op sum of a normal layer (the
 identity share ``x`` is kept, as in a residual block); reduction and expansion layers have no
-identity path and are never dropped. This is ours (nse.md Sec. 7.3: the recipe's "drop-path
+identity path and are never dropped. This is ours (docs/methods/nse.md: the recipe's "drop-path
 0.2, linear in depth" is [O]; the released code only holds an unused helper).
 
 The same module serves the search supernet (all ops of the current subset built, the active

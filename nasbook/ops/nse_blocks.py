@@ -1,4 +1,4 @@
-"""The candidate blocks of NSE's op pools (nse.md Sec. 2.1), built from one :class:`OpSpec`.
+"""The candidate blocks of NSE's op pools (docs/methods/nse.md), built from one :class:`OpSpec`.
 
 - ``LB`` is :class:`nasbook.ops.mbconv.MBConv` with the expansion conv kept at t = 1,
   dilation, grouped 1x1 convs, SE on the expanded width (reduce to hidden // 4) and **no
@@ -99,7 +99,7 @@ def make_nse_op(spec: OpSpec, c_in: int, c_out: int, stride: int, act: str = "re
 
 
 class NSEStem(nn.Sequential):
-    """3x3 conv (stride 2 at 224; 1 for small inputs, ours) -> BN -> act (nse.md Sec. 3.2)."""
+    """3x3 conv (stride 2 at 224; 1 for small inputs, ours) -> BN -> act (docs/methods/nse.md)."""
 
     def __init__(self, c_in: int, c_out: int, stride: int = 2, act: str = "relu"):
         super().__init__()
@@ -108,7 +108,7 @@ class NSEStem(nn.Sequential):
 
 class NSEHead(nn.Module):
     """1x1 conv to ``width`` **without BN** (bias-free, as the authors' model code) -> act ->
-    global average pool -> linear classifier with bias; no dropout (nse.md Sec. 3.2)."""
+    global average pool -> linear classifier with bias; no dropout (docs/methods/nse.md)."""
 
     def __init__(self, c_in: int, num_classes: int, width: int = 1024, act: str = "relu", dropout: float = 0.0):
         super().__init__()

@@ -3,7 +3,7 @@
 The statistics of one sampled subnet are wrong for the next, so single-path supernets (SPOS,
 the few-shot method's code) build their BN layers with ``track_running_stats=False`` and,
 usually, ``affine=False``: BN then uses batch statistics in training *and* evaluation, and
-a subnet's accuracy depends on the evaluation batch (fewshot_nonlinear.md Sec. 3.1).
+a subnet's accuracy depends on the evaluation batch (docs/methods/fewshot_nl.md).
 :func:`recalibrate` is the ImageNet alternative: fresh running statistics per subnet.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Search spaces as plain data (design.md, layer 1).
+"""Search spaces as plain data (docs/architecture.md).
 
 Each space module defines ``SPACE``, a :class:`SpaceInfo` naming its architecture type, how
 to build the standalone network of one architecture, and the standard input for counting.

@@ -11,12 +11,12 @@ table (``arch.table()``) and builds into a standalone ImageNet network
 Backbones shipped as data (``BACKBONES``):
 
 * ``mk-b0``   EfficientNet-B0 macro, swish, SE 0.25, k in {3,5,7}, e in {1..6}, skip
-  (the Meta Kernels default space, metakernels.md Sec. 2.2); B0 itself is one point.
-* ``mk-mbv2`` MobileNetV2 macro, ReLU6, no SE, same choices (metakernels.md Sec. 2.3);
+  (the Meta Kernels default space, docs/methods/metakernels.md); B0 itself is one point.
+* ``mk-mbv2`` MobileNetV2 macro, ReLU6, no SE, same choices (docs/methods/metakernels.md);
   MobileNetV2 1.0 is one point (all k3 e6).
-* ``mk-tiny`` the 32x32 teaching space of the same code path (metakernels.md Sec. 2.4).
+* ``mk-tiny`` the 32x32 teaching space of the same code path (docs/methods/metakernels.md).
 * ``proxyless`` the ProxylessNAS-style space (k in {3,5,7}, e in {3,6}, identity), as used by
-  the few-shot method's MobileNet variant (fewshot_nonlinear.md Sec. 2.2).
+  the few-shot method's MobileNet variant (docs/methods/fewshot_nl.md).
 
 How other methods reuse this module:
 
@@ -118,7 +118,7 @@ class Backbone:
 
     ``se_ratio``: SE reduce width ``max(1, int(se_ratio * C_in))`` of the block *input*
     (EfficientNet convention); 0 = no SE. Searchable e=1 layers keep their expansion conv
-    (one code path for all widths, metakernels.md Sec. 2.2).
+    (one code path for all widths, docs/methods/metakernels.md).
     """
 
     name: str
@@ -247,22 +247,22 @@ def _out_size(size: int, stride: int) -> int:
 
 #: The layer tables, as data. Sources in the module docstring and each comment.
 BACKBONES: dict[str, Backbone] = {
-    # EfficientNet-B0 macro (Tan & Le, arXiv 1905.11946, Table 1); metakernels.md Sec. 2.2 [O].
+    # EfficientNet-B0 macro (Tan & Le, arXiv 1905.11946, Table 1); docs/methods/metakernels.md [O].
     "mk-b0": Backbone(
         "mk-b0", stem_channels=32, head_channels=1280, activation="swish", se_ratio=0.25,
         stages=(Stage(16, 1, 1, fixed=(3, 1)), Stage(24, 2, 2), Stage(40, 2, 2), Stage(80, 3, 2),
                 Stage(112, 3, 1), Stage(192, 4, 2), Stage(320, 1, 1))),
-    # MobileNetV2 1.0 macro (Sandler et al., arXiv 1801.04381, Table 2); metakernels.md Sec. 2.3 [O].
+    # MobileNetV2 1.0 macro (Sandler et al., arXiv 1801.04381, Table 2); docs/methods/metakernels.md [O].
     "mk-mbv2": Backbone(
         "mk-mbv2", stem_channels=32, head_channels=1280, activation="relu6",
         stages=(Stage(16, 1, 1, fixed=(3, 1)), Stage(24, 2, 2), Stage(32, 3, 2), Stage(64, 4, 2),
                 Stage(96, 3, 1), Stage(160, 3, 2), Stage(320, 1, 1))),
-    # The 32x32 teaching space (metakernels.md Sec. 2.4 [O]): same code path as mk-b0.
+    # The 32x32 teaching space (docs/methods/metakernels.md [O]): same code path as mk-b0.
     "mk-tiny": Backbone(
         "mk-tiny", stem_channels=16, stem_stride=1, head_channels=128, activation="swish", se_ratio=0.25,
         resolution=32,
         stages=(Stage(8, 1, 1, fixed=(3, 1)), Stage(16, 2, 2), Stage(24, 2, 2), Stage(40, 2, 2), Stage(64, 1, 1))),
-    # ProxylessNAS-style space of the few-shot method's MobileNet variant (fewshot_nonlinear.md Sec. 2.2).
+    # ProxylessNAS-style space of the few-shot method's MobileNet variant (docs/methods/fewshot_nl.md).
     "proxyless": Backbone(
         "proxyless", stem_channels=32, head_channels=1280, activation="relu6", kernels=(3, 5, 7),
         expansions=(3, 6),
@@ -456,7 +456,7 @@ def block_macs(c_in: int, c_out: int, size_in: int, size_out: int, kernel: int, 
     """Multiply-accumulates of one MBConv block (conv and SE convs; BN/act/pool not counted).
 
     ``hidden * (H_in^2 C_in + H_out^2 k^2 + 2 r + H_out^2 C_out)``: expansion, depthwise, SE,
-    projection (metakernels.md Sec. 3.3). Linear in ``hidden`` and in ``kernel**2``.
+    projection (docs/methods/metakernels.md). Linear in ``hidden`` and in ``kernel**2``.
     """
     expand = size_in * size_in * c_in * hidden if expand_conv else 0
     return expand + hidden * (size_out * size_out * kernel * kernel + 2 * se_channels + size_out * size_out * c_out)

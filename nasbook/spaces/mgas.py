@@ -1,4 +1,4 @@
-"""The MGAS / MG-DARTS architecture space (mgas.md Sec. 2 and 4): DARTS-style cells in which
+"""The MGAS / MG-DARTS architecture space (docs/methods/mgas.md and 4): DARTS-style cells in which
 every cell is different, every edge may keep any subset of the 7 ops, and every conv op has
 its own filter widths; plus optional per-weight masks.
 
@@ -13,7 +13,7 @@ of every kept sep_conv (4 tensors) and dil_conv (2 tensors), keyed by
 (and, packed the same way, inline in the JSON so that the value is self-contained).
 
 The standalone network (:class:`MGASNetwork`) follows the official retraining model
-(mgas.md Sec. 4.1): pools are followed by an affine BN, skip_connect is identity or
+(docs/methods/mgas.md): pools are followed by an affine BN, skip_connect is identity or
 FactorizedReduce(C, C) on stride-2 edges, sep/dil convs are masked, preprocess0 is a
 FactorizedReduce after a reduction cell, reductions sit at ``L // 3`` and ``2L // 3``, an
 auxiliary head (DARTS) after cell ``2L // 3``, global pooling and a linear classifier.
@@ -37,7 +37,7 @@ from ..ops.masked_conv import MaskedConv2d, mask_convs, masked_convs
 from .darts import AuxiliaryHeadCIFAR, AuxiliaryHeadImageNet, drop_path, setting_for
 
 #: The 7 MGAS candidate ops in the official order (the column index of the op logits);
-#: there is no ``none`` op (mgas.md Sec. 2.1).
+#: there is no ``none`` op (docs/methods/mgas.md).
 PRIMITIVES: tuple[str, ...] = ("skip_connect", "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3",
                                "dil_conv_5x5", "avg_pool_3x3", "max_pool_3x3")
 #: kernel, padding, dilation of the conv ops

@@ -1,4 +1,4 @@
-"""MGAS's MobileNet-like space: OURS (mgas.md Sec. 2.3, decision D6), not the paper's.
+"""MGAS's MobileNet-like space: OURS (docs/methods/mgas.md, decision D6), not the paper's.
 
 A third-party summary of MG-DARTS v4 says the paper also searches a "MobileNet-like" space;
 its definition was not available, so this space is our reading, named ``*_nasbook``
@@ -348,7 +348,7 @@ def space_summary(sk: MobileSkeleton = MobileSkeleton()) -> dict:
     residual = sum(has_residual(c_in, c_out, s) for c_in, c_out, s, _ in plan)
     n = len(CANDIDATES)
     full = supernet_arch(sk)
-    return {"space": "mgas_mobile", "ours": "mgas.md Sec. 2.3 (decision D6): not the paper's space",
+    return {"space": "mgas_mobile", "ours": "docs/methods/mgas.md (decision D6): not the paper's space",
             "skeleton": sk.to_dict(), "searchable_layers": len(plan), "layers_with_identity": residual,
             "candidates": list(CANDIDATES), "stage_ends": list(sk.stage_ends()),
             "architectures": (2 ** n - 1) ** (len(plan) - residual) * (2 ** n) ** residual,

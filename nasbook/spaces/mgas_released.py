@@ -3,7 +3,7 @@
 ``(op, from_node, to_node, widths)`` tuples, in the file's order (edge order, then op order).
 
 ``MG_DARTS`` (14 cells, 285 ops) is retrained with ``--init_channels 44``; ``MG_DARTS_SMALL``
-(8 cells, 184 ops) with ``--init_channels 24`` (official README, mgas.md Sec. 0 and 5.3).
+(8 cells, 184 ops) with ``--init_channels 24`` (official README, docs/methods/mgas.md and 5.3).
 """
 
 MG_DARTS = [

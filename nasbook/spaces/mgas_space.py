@@ -5,7 +5,7 @@ from .mgas import MGASGenotype, build_network, size_report
 
 
 def _sizes(arch: MGASGenotype, net) -> dict:
-    """``nasbook info`` extras (mgas.md Sec. 4.5): non-zero params next to the dense count and
+    """``nasbook info`` extras (docs/methods/mgas.md): non-zero params next to the dense count and
     the size proxy Pi (``info`` itself adds the MACs with the weight masks applied)."""
     stem = net.stem_kind
     in_channels = (net.stem if stem == "cifar" else net.stem0)[0].in_channels

@@ -1,13 +1,13 @@
-"""The NSE architecture value and its standalone network (nse.md Sec. 3 and 7).
+"""The NSE architecture value and its standalone network (docs/methods/nse.md and 7).
 
 An :class:`NSEArch` is a chain of multi-branch layers following a layer plan (NER or NR):
 for every layer the op ids (into one of the pools of :mod:`nasbook.spaces.nse_pools`) that
 it averages. Normal layers may be empty (skipped); R/E layers may not. The value also holds
 what makes the final network: width multiplier, stem stride, head width, SE and activation.
-Final nets default to SE + Swish ([I]/[O], nse.md Sec. 7.3 / Sec. 10 item 5).
+Final nets default to SE + Swish ([I]/[O], docs/methods/nse.md / Sec. 10 item 5).
 
 The network (:class:`NSENet`): stem 3x3 conv -> multi-branch layers -> 1x1 conv to
-``head_width`` (no BN) -> act -> global pool -> linear (nse.md Sec. 3.2). Kaiming-normal
+``head_width`` (no BN) -> act -> global pool -> linear (docs/methods/nse.md). Kaiming-normal
 (fan_out) conv init, BN gamma = 1, beta = 0.
 """
 from __future__ import annotations
@@ -100,14 +100,14 @@ class NSEArch:
 
     # -- reading -------------------------------------------------------------------------
     def stage_widths(self) -> tuple[int, ...]:
-        """Stage widths after the width multiplier (nse.md Sec. 3.2)."""
+        """Stage widths after the width multiplier (docs/methods/nse.md)."""
         return plans.scale_widths(self.widths or plans.PLANS[self.plan][1], self.width_mult)
 
     def layer_specs(self) -> list[plans.LayerSpec]:
         return plans.layer_specs(self.plan, self.counts, self.stage_widths())
 
     def compact(self) -> "NSEArch":
-        """The same network with empty (skipped) N layers removed (nse.md Sec. 3.3). An empty
+        """The same network with empty (skipped) N layers removed (docs/methods/nse.md). An empty
         R/E-position layer that behaves as a normal one (:attr:`LayerSpec.role`) is kept: it
         is the identity too, but the plan needs its place."""
         specs = plans.layer_specs(self.plan, self.counts)
@@ -158,7 +158,7 @@ class NSEArch:
 
 
 def init_weights(module: nn.Module) -> None:
-    """Kaiming-normal (fan_out, ReLU gain) convs; BN gamma 1, beta 0 (nse.md Sec. 3.2).
+    """Kaiming-normal (fan_out, ReLU gain) convs; BN gamma 1, beta 0 (docs/methods/nse.md).
     Linear layers keep PyTorch's default."""
     for m in module.modules():
         if isinstance(m, nn.Conv2d):
@@ -183,7 +183,7 @@ class NSENet(nn.Module):
         self.layers = nn.ModuleList()
         n = len(arch.layers)
         for i, (spec, ids) in enumerate(zip(arch.layer_specs(), arch.layers)):
-            # drop-path rate linear in depth, 0 at the first layer (ours, nse.md Sec. 7.3 [O])
+            # drop-path rate linear in depth, 0 at the first layer (ours, docs/methods/nse.md [O])
             # the layer's behaviour follows its shape (LayerSpec.role, docs/methods/nse.md §2.2)
             self.layers.append(MultiBranchLayer(spec.role, ids, lambda o, s=spec: make_nse_op(
                 pool[o], s.c_in, s.c_out, s.stride, arch.act, arch.se), drop_path=drop_path * i / n))

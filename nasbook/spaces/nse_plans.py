@@ -1,4 +1,4 @@
-"""NSE macro structure: the NER and NR layer plans and the width multiplier (nse.md Sec. 3).
+"""NSE macro structure: the NER and NR layer plans and the width multiplier (docs/methods/nse.md).
 
 Layer kinds (Sec. 3.1): ``N`` normal (stride 1, width kept, averaged with the identity, may
 be empty = skipped), ``R`` reduction (stride 2, next stage's width), ``E`` expansion (stride

@@ -1,4 +1,4 @@
-"""The three NSE operation pools as data tables (nse.md Sec. 2; from the authors' code).
+"""The three NSE operation pools as data tables (docs/methods/nse.md; from the authors' code).
 
 An op id is an index into a pool; published NSE architectures are lists of op ids per
 layer, so the order of every table below is part of the method. Block types (Sec. 2.1):

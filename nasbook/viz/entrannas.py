@@ -1,4 +1,4 @@
-"""Figures for EnTranNAS (entrannas.md Sec. 8): the super-net strip, weighted cells, sparsity.
+"""Figures for EnTranNAS (docs/methods/entrannas.md): the super-net strip, weighted cells, sparsity.
 
 * :func:`plot_supernet_strip`: one row of cells coloured by role, after the paper's Fig. 2
   (Engine-cells red, Transit-cells green; DARTS cells, all mixed, grey); reductions marked.

@@ -1,4 +1,4 @@
-"""Matplotlib figures of the Meta Kernels notebook (metakernels.md Sec. 9)."""
+"""Matplotlib figures of the Meta Kernels notebook (docs/methods/metakernels.md)."""
 from __future__ import annotations
 
 from typing import Sequence

@@ -1,6 +1,6 @@
 """Graphviz drawings of MGAS genotypes: every cell is different and an edge may carry several
 ops, so each op is drawn as its own arrow, coloured by op and thickened by its output width
-(mgas.md Sec. 8: "edge thickness proportional to width")."""
+(docs/methods/mgas.md: "edge thickness proportional to width")."""
 from __future__ import annotations
 
 from pathlib import Path

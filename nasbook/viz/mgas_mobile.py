@@ -1,4 +1,4 @@
-"""Graphviz drawing of an MGAS MobileNet-like architecture (our space, mgas.md Sec. 2.3): the
+"""Graphviz drawing of an MGAS MobileNet-like architecture (our space, docs/methods/mgas.md): the
 layer chain left to right, each kept candidate a parallel branch labelled with its hidden
 width and thickened by it, the identity path dashed, and an emptied layer shown as identity."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Matplotlib figures of an MGAS search (mgas.md Sec. 8): remaining ratios and thresholds per
+"""Matplotlib figures of an MGAS search (docs/methods/mgas.md): remaining ratios and thresholds per
 unit level over the epochs with the phases shaded, lambda with each round's pruned ops,
 per-cell op heatmaps and weight-sparsity maps, the accuracy-versus-size path."""
 from __future__ import annotations

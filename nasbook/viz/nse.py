@@ -1,5 +1,5 @@
 """Drawings and plots of NSE: multi-branch architectures (graphviz) and the evolving space
-(matplotlib): op membership per round, branch probabilities, Pareto fronts (nse.md Sec. 11)."""
+(matplotlib): op membership per round, branch probabilities, Pareto fronts (docs/methods/nse.md)."""
 from __future__ import annotations
 
 import json

@@ -5,7 +5,7 @@
 - EfficientNet-B0 (Tan & Le, arXiv 1905.11946, Table 1): the ``mk-b0`` backbone with B0's
   kernel sizes per stage (3, 5, 3, 5, 5, 3) at e6. Counts exactly as
   ``torchvision.models.efficientnet_b0``.
-Reported figures are the papers' own (metakernels.md Sec. 6.2); nasbook counts its own MACs
+Reported figures are the papers' own (docs/methods/metakernels.md); nasbook counts its own MACs
 (300.8M and 385.8M; the papers print 300M and 0.39B).
 """
 from ..spaces.mbconv import MBConvArch
@@ -23,6 +23,6 @@ ENTRIES = {
         reported=dict(macs_m=300, params_m=3.4, top1=72.0))),
     "efficientnet_b0": (EFFICIENTNET_B0, dict(
         paper="EfficientNet-B0 (Tan & Le, ICML 2019)", dataset="imagenet",
-        # top-1 76.3 in arXiv v1/v2, 77.1 in later versions (metakernels.md Sec. 6.2)
+        # top-1 76.3 in arXiv v1/v2, 77.1 in later versions (docs/methods/metakernels.md)
         reported=dict(macs_m=390, params_m=5.3, top1=77.1), recipe="metakernels_retrain")),
 }

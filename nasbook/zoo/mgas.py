@@ -1,4 +1,4 @@
-"""The released MG-DARTS architectures (mgas.md Sec. 4.1, 5.3) as zoo entries.
+"""The released MG-DARTS architectures (docs/methods/mgas.md, 5.3) as zoo entries.
 
 Genotypes: :mod:`nasbook.spaces.mgas_released` (official ``cifar_train/genotypes``). The
 weight mask of the small model ships with nasbook (``data/mg_darts_small_masks.json``,

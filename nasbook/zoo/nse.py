@@ -1,8 +1,8 @@
-"""The released NSE architectures as values (nse.md Sec. 7.2), transcribed as data from the
+"""The released NSE architectures as values (docs/methods/nse.md), transcribed as data from the
 authors' code (``orashi/NSE_NAS`` ``utils/supernet_utils.py``, final nets), and the released
 final NSE-27 search state (Sec. 4.6) from which the G-72 continuation starts.
 
-Final nets use SE + Swish ([I]: the published 333M FLOPs of NSENet match with SE, nse.md
+Final nets use SE + Swish ([I]: the published 333M FLOPs of NSENet match with SE, docs/methods/nse.md
 Sec. 8.3 / Sec. 10 item 5); change ``se``/``act`` with ``arch.replace(...)``.
 """
 from ..spaces.nse import NSEArch
@@ -35,7 +35,7 @@ NSENET_GPU = NSEArch(
             [8, 2], [0, 1, 8, 11], [2, 6, 8, 12, 14]))  # R 128->256, N, N
 
 #: The released final NSE-27 optimised subsets P_l (MAC-27 ids), one per layer of the NER
-#: (1, 3, 3, 3, 3, 3) search supernet (nse.md Sec. 4.6): the start of the G-72 search.
+#: (1, 3, 3, 3, 3, 3) search supernet (docs/methods/nse.md): the start of the G-72 search.
 NSE27_RETAINED: tuple[tuple[int, ...], ...] = (
     (0,), (9, 6), (0, 3), (0,), (), (16, 13), (3,), (9, 12), (9,), (17, 10, 11, 13), (9, 2),
     (9, 15), (12,), (1, 10, 6), (9, 12), (15,), (0, 9), (17, 13, 14), (10, 21), (3, 19), (13,),

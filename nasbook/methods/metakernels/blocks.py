@@ -3,7 +3,7 @@
 Both blocks take the block's relaxed choice as ``(p, q̃)``:
 
 * ``p``  kernel weights over 𝒦 (shape (|𝒦|,), or (U, |𝒦|) for ``kernel_groups: per_unit``);
-* ``q̃`` weights over {skip} ∪ 𝓔 for skippable blocks, over 𝓔 otherwise (metakernels.md Sec. 1.5).
+* ``q̃`` weights over {skip} ∪ 𝓔 for skippable blocks, over 𝓔 otherwise (docs/methods/metakernels.md).
 
 :class:`MetaKernelMBConv` computes ONE feature map (Sec. 1.3-1.5):
 

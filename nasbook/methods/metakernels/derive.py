@@ -1,4 +1,4 @@
-"""Derivation (metakernels.md Sec. 4) [O]: super-net state -> :class:`MBConvArch`.
+"""Derivation (docs/methods/metakernels.md) [O]: super-net state -> :class:`MBConvArch`.
 
 Per searchable layer: d = argmax q̃ (skip only where the layer may be skipped); if d is skip
 the block is removed, otherwise e = d and k = argmax p. Candidates are ordered cheapest first
@@ -81,7 +81,7 @@ def inherit_block(block: MetaKernelMBConv, choice: Choice) -> MBConv:
 @torch.no_grad()
 def inherited_network(model, arch: MBConvArch | None = None) -> MBConvNet:
     """The standalone network of ``arch`` (default: the derived one) initialised from the
-    meta-kernel super-net by slicing (metakernels.md Sec. 4.5, ``inherit: true``)."""
+    meta-kernel super-net by slicing (docs/methods/metakernels.md, ``inherit: true``)."""
     arch = arch or derive_arch(model)
     net = MBConvNet(arch, model.num_classes, model.in_channels).to(next(model.parameters()).dtype)
     net.stem.load_state_dict(model.stem.state_dict())

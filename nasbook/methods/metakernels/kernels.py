@@ -1,4 +1,4 @@
-"""The meta kernel: candidate kernels merged *before* the convolution (metakernels.md Sec. 1.1-1.3).
+"""The meta kernel: candidate kernels merged *before* the convolution (docs/methods/metakernels.md-1.3).
 
 For kernel sizes 𝒦 with K = max 𝒦 and mixing weights p, the meta kernel is
 

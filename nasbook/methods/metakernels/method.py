@@ -1,4 +1,4 @@
-"""The Meta Kernels search as an engine task (metakernels.md Sec. 3.2-3.4).
+"""The Meta Kernels search as an engine task (docs/methods/metakernels.md-3.4).
 
     for each batch of the weight split D_w:
         weight step: SGD (Nesterov) on CE, α/β fixed

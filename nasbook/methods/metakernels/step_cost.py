@@ -1,5 +1,5 @@
 """Cost of one super-net training step over one MBConv space, for three kinds of super-net
-(metakernels.md Sec. 7.4; notebook 02):
+(docs/methods/metakernels.md; notebook 02):
 
 * ``meta``: the Meta Kernels super-net (one merged kernel per layer, one feature map);
 * ``weighted_sum``: the DARTS/FBNet multi-path super-net (every candidate block runs, outputs

@@ -1,5 +1,5 @@
 """The search network over an MBConv chain backbone, its architecture parameters and the
-differentiable expected-FLOPs term (metakernels.md Sec. 1.6 and 3.3).
+differentiable expected-FLOPs term (docs/methods/metakernels.md and 3.3).
 
 ``ChainSupernet(backbone, block="meta")`` is the Meta Kernels super-net; ``block="weighted_sum"``
 builds the DARTS/FBNet multi-path super-net of the same space and the same parameterisation
@@ -109,7 +109,7 @@ class ChainSupernet(nn.Module):
 
     # -- cost ----------------------------------------------------------------------------
     def expected_macs(self, probs: list | None = None) -> torch.Tensor:
-        """E[MACs] under the product distribution (p, q̃), float64 (metakernels.md Sec. 3.3):
+        """E[MACs] under the product distribution (p, q̃), float64 (docs/methods/metakernels.md):
 
             E[MACs_l] = g_l C_in [ E_q[e] (H_in² C_in + 2r + H_out² C_out) + H_out² Σ_j s_j E_{p_j}[k²] ]
 
@@ -136,7 +136,7 @@ class ChainSupernet(nn.Module):
 
 def architecture_loss(ce: torch.Tensor, e_macs: torch.Tensor, target: float, form: str = "target",
                       lam: float = 0.2, fbnet_a: float = 0.2, fbnet_b: float = 0.6) -> torch.Tensor:
-    """The architecture-step loss (metakernels.md Sec. 3.2 "cost loss") [O]:
+    """The architecture-step loss (docs/methods/metakernels.md "cost loss") [O]:
 
     * ``target``: CE + λ · |E[MACs] / T − 1|           (default; TF-NAS-style two-sided target)
     * ``log``:    CE + λ · log E[MACs]                 (Single-Path-NAS style)

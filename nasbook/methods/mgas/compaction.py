@@ -1,4 +1,4 @@
-"""Channel compaction and width harmonisation (mgas.md Sec. 1.10, 7 items 9-10).
+"""Channel compaction and width harmonisation (docs/methods/mgas.md, 7 items 9-10).
 
 Pruned filters are physically removed and the modules shrink in place, keeping the
 surviving weights, BN statistics, filter logits and weight masks (the parameters stay the

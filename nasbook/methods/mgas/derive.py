@@ -1,4 +1,4 @@
-"""Derivation (mgas.md Sec. 4.1): the kept ops of every cell with their own widths, plus the
+"""Derivation (docs/methods/mgas.md): the kept ops of every cell with their own widths, plus the
 weight masks of their convs.
 
 Every op with committed mask 1 is kept (no top-k): ``(op, from, to, widths)`` with

@@ -1,4 +1,4 @@
-"""The search-time candidate ops of an MGAS edge (mgas.md Sec. 1.4), built from nasbook's
+"""The search-time candidate ops of an MGAS edge (docs/methods/mgas.md), built from nasbook's
 one definition of each op (:mod:`nasbook.spaces.mgas` composes DARTS' ``DilConv`` blocks
 with masked convs) plus the filter and weight gates of :mod:`.units`.
 

@@ -1,4 +1,4 @@
-"""The MGAS loss and its adaptive lambda controller (mgas.md Sec. 1.5, 1.6; per official
+"""The MGAS loss and its adaptive lambda controller (docs/methods/mgas.md, 1.6; per official
 code, the regulariser and controller inherited from GOLD-NAS).
 
 One-level optimisation: weights, op logits, filter logits and thresholds are all updated on

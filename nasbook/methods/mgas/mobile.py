@@ -1,4 +1,4 @@
-"""MGAS in the MobileNet-like space: OURS (mgas.md Sec. 2.3, preset
+"""MGAS in the MobileNet-like space: OURS (docs/methods/mgas.md, preset
 ``imagenet_mobilenet_like_nasbook``; decision D6). The paper's MobileNet-like space was not
 available; this is our reading, and the notebook says so.
 

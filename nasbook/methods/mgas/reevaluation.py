@@ -1,4 +1,4 @@
-"""Progressive re-evaluation: re-pruning and regrowth (mgas.md Sec. 1.9, per official code).
+"""Progressive re-evaluation: re-pruning and regrowth (docs/methods/mgas.md, per official code).
 
 Re-pruning needs no code of its own: in stages 2 and 3 (and the final phase) every cell from
 0 to the current end is executed, trained and committed in every pruning round, with fresh

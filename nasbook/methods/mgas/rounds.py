@@ -1,4 +1,4 @@
-"""Pruning rounds and mask commits (mgas.md Sec. 1.3, 1.6, 1.7).
+"""Pruning rounds and mask commits (docs/methods/mgas.md, 1.6, 1.7).
 
 Live gates change every step; committed masks change only in a pruning round, at the last
 mini-batch of every ``prune_every``-th epoch of a phase (epochs counted after the warm-up,

@@ -1,4 +1,4 @@
-"""MGAS / MG-DARTS as engine tasks: the phases, their rounds and transitions (mgas.md Sec. 3).
+"""MGAS / MG-DARTS as engine tasks: the phases, their rounds and transitions (docs/methods/mgas.md).
 
 ::
 

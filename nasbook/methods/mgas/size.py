@@ -1,4 +1,4 @@
-"""Model size during search, the target, and the stop rules (mgas.md Sec. 1.7, 7 item 4).
+"""Model size during search, the target, and the stop rules (docs/methods/mgas.md, 7 item 4).
 
 Two size functions (``size_fn``, decision D3):
 

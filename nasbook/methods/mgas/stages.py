@@ -1,4 +1,4 @@
-"""Multi-stage sub-net search (mgas.md Sec. 1.8, 3.2) and its analytic memory expectation
+"""Multi-stage sub-net search (docs/methods/mgas.md, 3.2) and its analytic memory expectation
 (Sec. 6.1).
 
 The network is cut at its two reduction cells into three depth segments::

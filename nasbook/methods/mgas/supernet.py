@@ -1,4 +1,4 @@
-"""The MGAS search super-net (mgas.md Sec. 1.4, 1.8, 2.2): the DARTS skeleton
+"""The MGAS search super-net (docs/methods/mgas.md, 1.8, 2.2): the DARTS skeleton
 (:class:`nasbook.methods.darts.CellSupernet`: stem, reductions at L/3 and 2L/3, global
 pooling, classifier) whose cells are all different and carry the three unit levels, plus
 one stage head per sub-net stage.

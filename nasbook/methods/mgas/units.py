@@ -1,4 +1,4 @@
-"""The three unit levels of MGAS and their learned discretization function (mgas.md Sec. 1.3).
+"""The three unit levels of MGAS and their learned discretization function (docs/methods/mgas.md).
 
 | level     | unit                               | score           | threshold                      |
 |-----------|------------------------------------|-----------------|--------------------------------|

@@ -1,5 +1,5 @@
 """NSE: Neural Search-space Evolution (Ci et al., "Evolving Search Space for Neural Architecture
-Search", ICCV 2021; nse.md). Specified from the authors' released search code.
+Search", ICCV 2021; docs/methods/nse.md). Specified from the authors' released search code.
 
 One concept per file:
 

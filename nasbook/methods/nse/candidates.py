@@ -1,4 +1,4 @@
-"""End-of-round candidate sampling under the cost window (nse.md Sec. 4.3 step 3).
+"""End-of-round candidate sampling under the cost window (docs/methods/nse.md step 3).
 
 Draw M *distinct* architectures from the learned distribution (one set per layer, Sec. 5.1)
 whose cost lies in the open window (lo, hi), then M_x further distinct ones in the lower band

@@ -1,5 +1,5 @@
-"""NSE search settings (nse.md Sec. 4-6). Defaults are the NSE-27 values of the authors'
-config; fields marked "ours" fill gaps of the released code (nse.md Sec. 10)."""
+"""NSE search settings (docs/methods/nse.md-6). Defaults are the NSE-27 values of the authors'
+config; fields marked "ours" fill gaps of the released code (docs/methods/nse.md)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

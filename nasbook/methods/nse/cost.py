@@ -1,4 +1,4 @@
-"""NSE's cost models (nse.md Sec. 5.4): FLOPs by formula and latency by lookup table.
+"""NSE's cost models (docs/methods/nse.md): FLOPs by formula and latency by lookup table.
 
 Both read the same list of convolutions of an op (:func:`op_convs`), so a pool op costs
 
@@ -78,7 +78,7 @@ def out_size(size: int, stride: int) -> int:
 
 def op_convs(spec: OpSpec, c_in: int, c_out: int, stride: int, size: int, se: bool = False) -> list[ConvDesc]:
     """The convolutions of pool op ``spec`` in a layer ``c_in -> c_out``, ``stride``, input
-    ``size`` x ``size``, in forward order (nse.md Sec. 2.1)."""
+    ``size`` x ``size``, in forward order (docs/methods/nse.md)."""
     c, so = spec.t * c_in, out_size(size, stride)
     one = (1, 1)
     convs = [ConvDesc(size, size, c_in, c, one, groups=spec.ge)]

@@ -1,4 +1,4 @@
-"""NSE's data streams (nse.md Sec. 6.3): the weight-training split, the held-out ("arch-val")
+"""NSE's data streams (docs/methods/nse.md): the weight-training split, the held-out ("arch-val")
 split used for architecture steps and candidate scoring, and the batches for BN recalibration.
 
 The held-out split is drawn from the *training* set. With ``heldout_per_class`` (ours, Sec. 10

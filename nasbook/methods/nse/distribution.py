@@ -1,4 +1,4 @@
-"""NSE's distribution over multi-branch layers (nse.md Sec. 5.1).
+"""NSE's distribution over multi-branch layers (docs/methods/nse.md).
 
 Each op o of a layer's active subset S is switched on independently with probability
 ``p_o = (1 - 2 eps) sigmoid(alpha_o) + eps`` (eps = 5e-4: p is kept away from 0 and 1). A set

@@ -1,4 +1,4 @@
-"""The two-sample binary-gate gradient estimator of NSE's architecture step (nse.md Sec. 5.2).
+"""The two-sample binary-gate gradient estimator of NSE's architecture step (docs/methods/nse.md).
 
 ProxylessNAS's two-path estimator applied to *sets* of ops: for two different sets A+, A-
 of a layer, renormalise their probabilities over the pair,

@@ -1,4 +1,4 @@
-"""Measuring a latency lookup table on your own device (nse.md Sec. 5.4, Sec. 9).
+"""Measuring a latency lookup table on your own device (docs/methods/nse.md).
 
 NSE's latency constraint sums per-conv table entries. The authors' table is for their GPU at
 batch 128 (15 repetitions, minimum kept), so it says nothing about yours: ``nasbook latency

@@ -1,5 +1,5 @@
 """NSE as an engine task: one supernet training per round, the space evolving between rounds
-(nse.md Sec. 4.3-4.4).
+(docs/methods/nse.md-4.4).
 
 Within a round every training step (Sec. 4.3 step 2):
 

@@ -1,4 +1,4 @@
-"""The Pareto front of scored architectures (nse.md Sec. 4.3 step 5).
+"""The Pareto front of scored architectures (docs/methods/nse.md step 5).
 
 A point (cost, top-1) survives when no other point has cost <= and top-1 >= with one of them
 strict; of exactly equal points only the first listed survives. Callers list new candidates

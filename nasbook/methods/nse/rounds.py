@@ -1,4 +1,4 @@
-"""The end of an NSE round (nse.md Sec. 4.3 steps 3-7): sample candidates under the cost window,
+"""The end of an NSE round (docs/methods/nse.md steps 3-7): sample candidates under the cost window,
 score them and the carried front with the supernet, keep the Pareto front, set the optimised
 subsets to the front's per-layer union and refill them from the queues.
 

@@ -1,4 +1,4 @@
-"""Scoring candidates with the supernet (nse.md Sec. 4.3 step 4).
+"""Scoring candidates with the supernet (docs/methods/nse.md step 4).
 
 For each architecture: fix it, recalibrate BN on training batches (no gradient, train mode),
 then measure top-1 on the whole held-out split in eval mode. Recalibration (Sec. 10 #8):

@@ -1,4 +1,4 @@
-"""The evolving search space: NSE's state between and within rounds (nse.md Sec. 4.1-4.3).
+"""The evolving search space: NSE's state between and within rounds (docs/methods/nse.md-4.3).
 
 Per searchable layer l:
 

@@ -1,4 +1,4 @@
-"""The NSE supernet of one round (nse.md Sec. 3, 4.3, 5).
+"""The NSE supernet of one round (docs/methods/nse.md, 4.3, 5).
 
 It builds, for every searchable layer, only the ops of that layer's current subset S_l (a
 fresh supernet each round: weights are not inherited, Sec. 4.3 step 8), and holds the

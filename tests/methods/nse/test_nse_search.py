@@ -1,6 +1,6 @@
 """The NSE round loop end to end at a very small size: rounds run through the engine, the state
 is saved per round, a killed run resumed reaches the same final front; the round reset; the
-latency table as the constraint (nse.md Sec. 4.3, 5.4, Sec. 12 checks 9-13)."""
+latency table as the constraint (docs/methods/nse.md, 5.4, Sec. 12 checks 9-13)."""
 import json
 
 import torch

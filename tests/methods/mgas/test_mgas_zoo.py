@@ -1,4 +1,4 @@
-"""MGAS (mgas.md Sec. 9 check 13, Sec. 1.7, 4.5): the released MG-DARTS models build exactly,
+"""MGAS (docs/methods/mgas.md check 13, Sec. 1.7, 4.5): the released MG-DARTS models build exactly,
 their sizes under each proxy convention, the shipped mask, ``nasbook info``, presets."""
 import json
 

@@ -1,4 +1,4 @@
-"""MGAS (mgas.md Sec. 9): unit levels, loss, controller, rounds, sizes, targets.
+"""MGAS (docs/methods/mgas.md): unit levels, loss, controller, rounds, sizes, targets.
 
 Checks 1, 2, 3, 5, 6 and 16 of Sec. 9, and the bad-target errors. All on the ``tiny``
 super-net (L = 3, C = 4, 7 ops) with ``torch.manual_seed(0)`` (conftest).

@@ -1,5 +1,5 @@
 """NSE's learned multi-branch distribution: sampler invariants, the two-sample estimator and the
-cost penalty (nse.md Sec. 5, Sec. 12 checks 5-7), and the deterministic limit p -> 0/1."""
+cost penalty (docs/methods/nse.md, Sec. 12 checks 5-7), and the deterministic limit p -> 0/1."""
 import math
 from types import SimpleNamespace
 
@@ -108,7 +108,7 @@ def test_training_step_arch_loss_and_gradient_by_hand():
     """A hand-made super-net where only layer 0 (N, subset {op 0}) has a choice and the
     classifier is zero and frozen: the CE of the held-out batch is ln 10 and carries no
     gradient to alpha, so the architecture step's loss and gradient are those of the
-    penalty lambda (C_hat - T)^2 with C_hat = fixed + sum_l [q+ c(A+) + q- c(A-)] (nse.md
+    penalty lambda (C_hat - T)^2 with C_hat = fixed + sum_l [q+ c(A+) + q- c(A-)] (docs/methods/nse.md
     Sec. 5.3), computed here by hand (MACs in thousands, cost_unit 1e3)."""
     widths = [8, 8, 8, 8, 16, 16, 24]
     task = _task(widths=widths, counts=[1, 0, 0, 0, 0, 0], head_width=16, target=20.0, penalty_lambda=1e-4,

@@ -27,7 +27,7 @@ def test_supernet_counts_and_alphas_are_parameters():
     net = CellSupernet(16, 10, 8)
     names = dict(net.named_parameters())
     assert names["alphas_normal"].shape == (14, 8) and names["alphas_reduce"].shape == (14, 8)
-    # DARTS CIFAR search super-net (C=16, 8 cells): 1,930,618 weights (entrannas.md Sec. 6)
+    # DARTS CIFAR search super-net (C=16, 8 cells): 1,930,618 weights (docs/methods/entrannas.md)
     assert sum(p.numel() for p in net.weight_parameters()) == 1_930_618
 
 

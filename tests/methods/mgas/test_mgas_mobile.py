@@ -1,4 +1,4 @@
-"""MGAS in the MobileNet-like space (ours, mgas.md Sec. 2.3): the full-scale super-net counted,
+"""MGAS in the MobileNet-like space (ours, docs/methods/mgas.md): the full-scale super-net counted,
 the skeleton checked against torchvision's MobileNetV2, the unit levels on inverted-residual
 candidates, protection only where there is no identity path, compaction and derivation
 preserving the function, and a real tiny search through the command line."""

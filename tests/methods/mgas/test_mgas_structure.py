@@ -1,4 +1,4 @@
-"""MGAS (mgas.md Sec. 9): compaction, stages, re-pruning, regrowth, derivation, full scale.
+"""MGAS (docs/methods/mgas.md): compaction, stages, re-pruning, regrowth, derivation, full scale.
 
 Checks 7, 8, 9, 10, 12 and 14 of Sec. 9.
 """

@@ -53,9 +53,9 @@ def test_closed_form_macs_equal_counter_on_random_archs():
 
 
 def test_space_sizes():
-    assert count_architectures("mk-b0") == 18 ** 6 * 19 ** 9          # metakernels.md Sec. 2.2
+    assert count_architectures("mk-b0") == 18 ** 6 * 19 ** 9          # docs/methods/metakernels.md
     assert count_architectures("mk-tiny") == 18 ** 4 * 19 ** 3        # Sec. 2.4
-    assert count_architectures("proxyless") == 6 ** 6 * 7 ** 15       # fewshot_nonlinear.md Sec. 2.2
+    assert count_architectures("proxyless") == 6 ** 6 * 7 ** 15       # docs/methods/fewshot_nl.md
     specs = BACKBONES["mk-b0"].layers()
     assert [s.skippable for s in specs].count(True) == 9
     assert [s.size_out for s in specs][-1] == 7

@@ -1,5 +1,5 @@
 """NSE's evolving space: initial subsets and queues, pruning, refill bounds, rounds, the
-Pareto front and the retained union (nse.md Sec. 4, Sec. 12 checks 8-10, 12)."""
+Pareto front and the retained union (docs/methods/nse.md, Sec. 12 checks 8-10, 12)."""
 import random
 
 from types import SimpleNamespace

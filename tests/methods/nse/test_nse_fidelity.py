@@ -155,7 +155,7 @@ def test_info_and_the_search_cost_agree_on_a_searched_arch(tmp_path):
     assert info["macs"] == round(task.cost.arch_cost(layers) * task.cfg.cost_unit)
 
 
-# -- 6. the released layer lists, op by op (nse.md Sec. 7.2) -----------------------------------------
+# -- 6. the released layer lists, op by op (docs/methods/nse.md) -----------------------------------------
 
 # (kind, c_in, c_out, stride, input size, op ids, op names) as the published tables list them
 NSENET_27_TABLE = [

@@ -1,5 +1,5 @@
 """NSE space: pools, plans, width rule, multi-branch layers, the architecture value, the zoo
-and the FLOPs counter (nse.md Sec. 2, 3, 5.4, 7.2, 12 checks 1-4)."""
+and the FLOPs counter (docs/methods/nse.md, 3, 5.4, 7.2, 12 checks 1-4)."""
 import json
 
 import pytest
@@ -16,7 +16,7 @@ from nasbook.spaces.nse import NSEArch, NSENet
 from nasbook.spaces.nse_plans import PLANS, SEARCH_COUNTS, layer_specs, round8, scale_widths
 from nasbook.spaces.nse_pools import G_72, MAC_27, MB_19, g72_index
 
-# The spec's tables (nse.md Sec. 2.2-2.4), transcribed independently of the package's loops:
+# The spec's tables (docs/methods/nse.md-2.4), transcribed independently of the package's loops:
 # (type, k, t, d) per id.
 SPEC_MB19 = [("LB", 3, 1), ("LB", 3, 3), ("LB", 3, 6), ("LB", 5, 1), ("LB", 5, 3), ("LB", 5, 6), ("LB", 7, 1),
              ("LB", 7, 3), ("LB", 7, 6), ("NC", 3, 1), ("NC", 3, 2), ("DC", 3, 1), ("DC", 3, 2), ("SP", 5, 1),

@@ -1,4 +1,4 @@
-"""MGAS (mgas.md Sec. 9) on real tiny searches: mask commit semantics (check 4), the target
+"""MGAS (docs/methods/mgas.md) on real tiny searches: mask commit semantics (check 4), the target
 stop (check 11) and the final phase's order of events (check 15).
 
 The runs use the ``tiny`` preset cut to 2 batches of 8 per epoch, and a stronger pruning

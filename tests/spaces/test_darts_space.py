@@ -110,7 +110,7 @@ def test_space_build_takes_sizes_not_dataset_names():
 
 
 def test_imagenet_network_counts():
-    """PC-DARTS ImageNet: 5.3M params in the paper (our count 5.34M, entrannas.md 5.2);
+    """PC-DARTS ImageNet: 5.3M params in the paper (our count 5.34M, docs/methods/entrannas.md 5.2);
     mobile setting (< 600M MACs)."""
     net = build_network(PC_DARTS_IMAGENET, "imagenet")
     assert round(count_params(net) / 1e6, 2) == 5.34

@@ -1,4 +1,4 @@
-"""Meta Kernels: the CPU checks of metakernels.md Sec. 10 (float64 where exactness is claimed)."""
+"""Meta Kernels: the CPU checks of docs/methods/metakernels.md (float64 where exactness is claimed)."""
 import json
 
 import pytest
