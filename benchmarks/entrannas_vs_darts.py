@@ -4,12 +4,12 @@ One step = architecture step + weight step, through each method's own ``training
 (EnTranNAS: Engine-cells [0, 2] mixed, Transit-cells on the derived cell, feature sharing;
 DARTS: every cell mixed, one module per edge and op). Same C, cells, batch and input for all.
 EnTranNAS-DST is measured at initialisation, where t = 0.5 keeps the cells dense: its worst case
-(entrannas.md Sec. 1.6, 6 step 3; it gets cheaper as pairs are pruned).
+(docs/methods/entrannas.md, 6 step 3; it gets cheaper as pairs are pruned).
 
 Memory: bytes of the tensors autograd saves during the step (nasbook.measure.saved_tensor_bytes,
 allocator-independent, the same on CPU and GPU) and, on CUDA, torch.cuda.max_memory_allocated.
 Defaults are a quick CPU run at the CIFAR-10 super-net size (C = 16, 8 cells, 32x32) with the
-batch reduced to 8; --cifar uses the spec's batch 64 (entrannas.md Sec. 6).
+batch reduced to 8; --cifar uses the spec's batch 64 (docs/methods/entrannas.md).
 
     python benchmarks/entrannas_vs_darts.py [--json] [--cifar] [--batch B] [--device cuda]
 """

@@ -2,7 +2,7 @@
 
 One training step (forward, cross-entropy, backward, SGD step on the weights) of each
 super-net, same backbone, candidates, batch, resolution, data, dtype, device and seed
-(metakernels.md Sec. 7.4). Reported per super-net: the saved-for-backward bytes of the
+(docs/methods/metakernels.md). Reported per super-net: the saved-for-backward bytes of the
 forward (device independent), the CUDA allocator's peak on a GPU, and the mean step time;
 then meta / weighted-sum ratios. Issue 4's targets: memory <= 0.35x, time <= 0.5x.
 

@@ -1,4 +1,4 @@
-"""Memory of MGAS' multi-stage search against single-stage search (mgas.md Sec. 6).
+"""Memory of MGAS' multi-stage search against single-stage search (docs/methods/mgas.md).
 
 For each setting (L, C, input) it measures one training step (forward + backward, the loss
 with R_op and R_tau) of:

@@ -1,6 +1,6 @@
 """Cost of one NSE supernet training step as the subset size K grows (K = 1, 2, 4, 8).
 
-NSE keeps only K ops per layer active (nse.md Sec. 1); this measures what that buys. For each K
+NSE keeps only K ops per layer active (docs/methods/nse.md); this measures what that buys. For each K
 the supernet of the preset's plan is built over K ops per layer (the first K of a seeded random
 permutation of the pool, as at round 0) and the real ``NSESearch.training_step`` is timed:
 

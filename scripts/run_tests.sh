@@ -7,7 +7,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export NASBOOK_NB201="${NASBOOK_NB201:-$(cd .. && pwd)/shared/data/nasbench201}"
 export MPLBACKEND=Agg
 # Two workers on two cores, one thread each: many small tests parallelise better than torch's
-# intra-op threads, and oversubscribed OpenMP threads spin (setup-notes.md).
+# intra-op threads, and oversubscribed OpenMP threads spin.
 export OMP_NUM_THREADS=1
 # NASBOOK_TEST_PATHS picks what to collect (tests/test_course.py points it at a broken notebook
 # to prove that this runner fails).

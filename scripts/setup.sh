@@ -4,7 +4,7 @@
 #    survives between clean clones (CI) and is rebuilt when the dependencies change;
 #  - nasbook installed into it (editable, re-pointed when the clone moves);
 #  - Debian's graphviz for the `dot` binary (cell drawings) and Debian's chromium for the
-#    real-browser notebook test (driven by playwright; setup-notes.md: ~30 s to install).
+#    real-browser notebook test (driven by playwright; ~30 s to install).
 # Prints the venv's bin folder on its last line.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
