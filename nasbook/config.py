@@ -112,15 +112,67 @@ def _check_type(key: str, value: Any, tp: Any) -> Any:
     return value
 
 
+#: the allowed range of fields that every configuration shares (search and retraining):
+#: field -> (lowest, highest, what is allowed); None = no bound. Checked by :func:`make_config`
+#: before anything is built, so a bad value is one message naming the field.
+RANGES: dict[str, tuple] = {
+    "epochs": (1, None, "an integer >= 1"),
+    "layers": (1, None, "an integer >= 1"),
+    "steps": (1, None, "an integer >= 1"),
+    "C": (1, None, "an integer >= 1"),
+    "N": (1, None, "an integer >= 1"),
+    "batch_size": (1, None, "an integer >= 1"),
+    "log_every": (1, None, "an integer >= 1"),
+    "checkpoint_every": (0, None, "an integer >= 0 (0: at epoch ends only)"),
+    "max_steps_per_epoch": (1, None, "an integer >= 1, or null for no cap"),
+    "stop_after_steps": (1, None, "an integer >= 1, or null"),
+    "resolution": (1, None, "an integer >= 1, or null for the dataset's own"),
+    "workers": (0, None, "an integer >= 0"),
+    "seed": (0, 2 ** 63 - 1, "an integer in 0 .. 2^63-1"),
+    "lr": (0.0, None, "a number > 0"),
+    "arch_lr": (0.0, None, "a number >= 0"),
+    "grad_clip": (0.0, None, "a number > 0, or null for no clipping"),
+    "weight_decay": (0.0, None, "a number >= 0"),
+    "momentum": (0.0, 1.0, "a number in [0, 1]"),
+    "label_smoothing": (0.0, 1.0, "a number in [0, 1)"),
+}
+_STRICT_LOW = {"lr", "grad_clip"}          # the bound itself is not allowed
+_CHOICES = {"amp_dtype": ("bf16", "fp16")}
+
+
+def check_ranges(cfg: Any) -> Any:
+    """Refuse values outside :data:`RANGES` / ``_CHOICES`` and device names torch does not know."""
+    for f in fields(cfg):
+        v = getattr(cfg, f.name)
+        if v is None or isinstance(v, bool):
+            continue
+        if f.name in RANGES and isinstance(v, (int, float)):
+            lo, hi, what = RANGES[f.name]
+            if (lo is not None and (v < lo or (f.name in _STRICT_LOW and v == lo))) or (hi is not None and v > hi):
+                raise ValueError(f"{f.name}: {v!r} is out of range: expected {what}")
+        if f.name in _CHOICES and v not in _CHOICES[f.name]:
+            raise ValueError(f"{f.name}: {v!r} is not one of {', '.join(_CHOICES[f.name])}")
+        if f.name == "device" and isinstance(v, str) and v != "auto":
+            import torch
+
+            try:
+                ok = torch.device(v).type in ("cpu", "cuda", "mps")
+            except (RuntimeError, TypeError):
+                ok = False
+            if not ok:
+                raise ValueError(f"device: {v!r} is not a device: expected auto, cpu, cuda, cuda:N or mps")
+    return cfg
+
+
 def make_config(cls: type, values: dict) -> Any:
-    """Build ``cls`` from a mapping, checking every key and type."""
+    """Build ``cls`` from a mapping, checking every key, type and range."""
     hints = typing.get_type_hints(cls)
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(f"unknown config key(s) for {cls.__name__}: {', '.join(unknown)}; "
                          f"known: {', '.join(sorted(known))}")
-    return cls(**{k: _check_type(k, v, hints[k]) for k, v in values.items()})
+    return check_ranges(cls(**{k: _check_type(k, v, hints[k]) for k, v in values.items()}))
 
 
 def read_presets(method: str, path: str | Path | None = None) -> dict[str, dict]:

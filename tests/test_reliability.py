@@ -24,12 +24,15 @@ def _one_line_error(capsys):
 
 
 # -- numbers ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("text,value", [("6e-4", 6e-4), ("1e-3", 1e-3), ("1E+2", 100.0), ("-2.5e3", -2500.0),
+@pytest.mark.parametrize("text,value", [("6e-4", 6e-4), ("1e-3", 1e-3), ("1E+2", 100.0), ("2.5E3", 2500.0),
                                         (".5", 0.5), ("3", 3.0)])
 def test_numbers_in_exponent_form_are_numbers_from_flags_and_set(text, value):
     cfg = make_config("darts", "tiny", _flag_overrides(["--arch-lr", text]))
     assert cfg.arch_lr == value and isinstance(cfg.arch_lr, float)
     assert make_config("darts", "tiny", parse_overrides([f"lr={text}"])).lr == value
+    from nasbook.config import _check_type
+
+    assert _check_type("x", "-" + text, float) == -value  # a sign is part of the number
 
 
 @pytest.mark.parametrize("text", [".nan", ".inf", "abc", "1e", "true"])
@@ -199,3 +202,21 @@ def test_a_corrupt_cifar_folder_names_the_folder(tmp_path):
         (folder / name).write_bytes(os.urandom(200))
     with pytest.raises(ValueError, match="cifar-10-batches-py cannot be read"):
         get_dataset("cifar10", "train", tmp_path)
+
+
+# -- config validation --------------------------------------------------------------------------
+@pytest.mark.parametrize("setting,field", [
+    ("epochs=-1", "epochs"), ("epochs=0", "epochs"), ("layers=0", "layers"), ("steps=0", "steps"),
+    ("grad_clip=-1", "grad_clip"), ("checkpoint_every=-1", "checkpoint_every"),
+    ("max_steps_per_epoch=0", "max_steps_per_epoch"), ("resolution=0", "resolution"), ("log_every=0", "log_every"),
+    ("amp_dtype=fp8", "amp_dtype"), ("device=tpu", "device"), ("lr=0", "lr"), ("seed=-3", "seed")])
+def test_values_out_of_range_are_refused_naming_the_field(setting, field, capsys):
+    with pytest.raises(ValueError, match=f"^{field}: "):
+        make_config("darts", "tiny", parse_overrides([setting]))
+    assert main(["search", "darts", "--set", setting, "--out", "/nonexistent/never-written"]) == 2
+    assert _one_line_error(capsys).startswith(f"nasbook search: error: {field}: ")
+
+
+def test_a_batch_larger_than_the_data_is_refused(capsys):
+    assert main(["search", "darts", "--batch-size", "100000", "--out", "/nonexistent/never-written"]) == 2
+    assert "batch_size: 100000 is larger than the" in _one_line_error(capsys)

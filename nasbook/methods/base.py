@@ -35,6 +35,10 @@ class SearchMethod(Task):
         train, info = get_dataset(cfg.dataset, "train", cfg.data, cfg.download, cfg.resolution,
                                   skip_bad_images=cfg.skip_bad_images)
         w_idx, a_idx = search_split(len(train), cfg.train_portion, getattr(train, "targets", None))
+        smallest = min(len(w_idx), len(a_idx)) if "arch" in cls.streams else len(w_idx)
+        if cfg.batch_size > smallest:
+            raise ValueError(f"batch_size: {cfg.batch_size} is larger than the {smallest} images of the smaller "
+                             f"search split of {cfg.dataset} (train_portion {cfg.train_portion})")
         loaders = {"train": make_loader(train, cfg.batch_size, cfg.seed, w_idx, True, cfg.workers, rank, world, 0),
                    "arch": make_loader(train, cfg.batch_size, cfg.seed, a_idx, True, cfg.workers, rank, world, 1)}
         out = {k: v for k, v in loaders.items() if k in cls.streams}
