@@ -57,20 +57,34 @@ def _flag_overrides(extra: list[str]) -> dict:
 
 
 def _method_help(method: str) -> str:
+    """Every config field of ``method`` with the value each preset gives it (``tiny``, the
+    default preset, first; ``paper`` next), the built-in default last."""
     from .config import preset_values, read_presets
     from .methods import get_method
+    from .search import make_config
 
     cls = get_method(method)
-    presets = read_presets(cls.key)
-    paper = preset_values(cls.key, "paper") if "paper" in presets else {}
+    presets = list(read_presets(cls.key))
+    shown = [p for p in ("tiny", "paper") if p in presets]
+    values = {p: dataclasses.asdict(make_config(method, p)) for p in shown}
+    set_by = {p: preset_values(cls.key, p) for p in shown}
     lines = [f"nasbook search {method}: {(cls.__doc__ or '').strip().splitlines()[0]}",
-             f"presets: {', '.join(presets)}", "", "config fields (flag, default, paper preset):"]
+             f"presets: {', '.join(presets)} (--preset NAME; default tiny)", "",
+             "config fields: flag, then the value of each preset (* = set by the preset, else the built-in "
+             "default);", "any field is also --set key=value", "",
+             f"  {'flag':28s}" + "".join(f"{p:>16s}" for p in shown)]
     for f in dataclasses.fields(cls.Config):
-        default = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
-        p = f"  paper={paper[f.name]!r}" if f.name in paper else ""
-        lines.append(f"  --{f.name.replace('_', '-'):24s} {default!r}{p}")
+        cells = "".join(f"{(repr(values[p][f.name]) + ('*' if f.name in set_by[p] else ''))[:15]:>16s}"
+                        for p in shown)
+        lines.append(f"  --{f.name.replace('_', '-'):26s}{cells}")
     return "\n".join(lines)
+
+
+def _methods_help() -> str:
+    from .methods import METHODS, get_method
+
+    rows = [f"  {m:12s} {(get_method(m).__doc__ or '').strip().splitlines()[0]}" for m in METHODS]
+    return "methods (nasbook search METHOD --help lists its config fields):\n" + "\n".join(rows)
 
 
 def _preset_note(method: str, preset: str) -> str:
@@ -99,6 +113,14 @@ def cmd_search(args, extra):
     from .search import search
     from .viz import draw_arch
 
+    if args.method is None:
+        if not args.method_help:
+            from .methods import METHODS
+
+            raise ValueError(f"name a method: {', '.join(METHODS)} (nasbook search --help describes them)")
+        print(build_parser()._subparsers._group_actions[0].choices["search"].format_usage().rstrip())
+        print(_methods_help())
+        return 0
     if args.method_help:
         print(_method_help(args.method))
         return 0
@@ -292,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("search", help="run an architecture search", add_help=False,
                        description="Run a search. Any config field is a flag too (see --help after METHOD).")
-    s.add_argument("method", help="darts, entrannas, metakernels, mgas, fewshot-nl, spos, nse")
+    s.add_argument("method", nargs="?", help="darts, entrannas, metakernels, mgas, fewshot_nl, spos, nse")
     s.add_argument("--help", "-h", dest="method_help", action="store_true", help="list this method's config fields")
     s.add_argument("--preset", default="tiny", help="tiny (CPU, default) or paper (published full scale) or another")
     s.add_argument("--dataset", help="digits (offline default), cifar10, cifar100, imagenet")

@@ -80,7 +80,7 @@ def test_unknown_config_flag_is_an_error(capsys):
 
 def test_search_help_lists_config_fields(capsys):
     code, out, _ = run(capsys, "search", "darts", "--help")
-    assert code == 0 and "--arch-lr" in out and "paper=0.0003" in out
+    assert code == 0 and "--arch-lr" in out and "0.0003*" in out
 
 
 def test_space_json(capsys):
@@ -93,3 +93,16 @@ def test_python_dash_m_is_the_same_program():
     assert p.returncode == 0 and "darts_v2" in {r["name"] for r in json.loads(p.stdout)["architectures"]}
     p = subprocess.run([sys.executable, "-m", "nasbook", "--help"], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and "search" in p.stdout and "demo" in p.stdout
+
+
+def test_search_help_lists_the_methods_and_each_presets_values(capsys):
+    from nasbook.methods import METHODS
+
+    assert main(["search", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"  {m} " in out for m in METHODS)
+    assert main(["search", "darts", "--help"]) == 0
+    rows = {ln.split()[0]: ln.split()[1:] for ln in capsys.readouterr().out.splitlines() if ln.strip().startswith("--")}
+    assert rows["--C"] == ["4*", "16*"] and rows["--epochs"] == ["4*", "50*"]  # tiny (the default), then paper
+    assert main(["search"]) == 2
+    assert "name a method: darts" in capsys.readouterr().err
