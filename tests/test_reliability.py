@@ -152,12 +152,12 @@ def test_export_never_runs_code_from_a_weights_file(tmp_path, capsys):
 
 
 def test_any_unexpected_error_is_one_line_and_debug_shows_the_traceback(capsys, monkeypatch):
-    import nasbook.cli as cli
+    import nasbook.cli.zoo as zoo_command
 
     def boom(args, extra):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(cli, "cmd_zoo", boom)  # the parser binds the command when it is built
+    monkeypatch.setattr(zoo_command, "cmd_zoo", boom)  # the parser binds the command when it is built
     assert main(["zoo"]) == 1
     assert "ZeroDivisionError: division by zero" in _one_line_error(capsys)
     with pytest.raises(ZeroDivisionError):
