@@ -81,4 +81,4 @@ if __name__ == "__main__":
 
 
 from .info import arch_info  # noqa: E402,F401  (the library-level helper behind `nasbook info`)
-from .search import _flag_overrides  # noqa: E402,F401
+from .search import _flag_overrides, _preset_note  # noqa: E402,F401
