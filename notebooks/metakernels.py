@@ -205,16 +205,11 @@ show()
 # %%
 try:
     import ipywidgets as W
+    from nasbook.viz.widgets import knob_panel
     controls = {"target_m": W.FloatSlider(value=cfg.target_mflops, min=1.5, max=7.0, step=0.5, description="T (M MACs)"),
                 "tau": W.FloatLogSlider(value=1.0, base=10, min=-1.5, max=1, description="τ"),
                 "kernel_weights": W.ToggleButtons(options=["independent", "shared"])}
-    out = W.Output()
-    def redraw(_):
-        with out:
-            out.clear_output(wait=True); show(**{k: w.value for k, w in controls.items()})
-    for w in controls.values():
-        w.observe(redraw, names="value")
-    display(W.VBox([*controls.values(), out]))
+    display(knob_panel(controls, show))
 except ImportError:
     print("ipywidgets is not installed: call show(target_m, tau, kernel_weights) directly")
 

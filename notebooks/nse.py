@@ -167,18 +167,13 @@ show()
 # %%
 try:
     import ipywidgets as W
+    from nasbook.viz.widgets import knob_panel
     controls = {"K": W.IntSlider(value=3, min=2, max=9, description="K"),
                 "rounds": W.IntSlider(value=3, min=1, max=10, description="rounds"),
                 "low": W.FloatSlider(value=-40, min=-150, max=0, step=5, description="window low"),
                 "high": W.FloatSlider(value=40, min=0, max=150, step=5, description="window high"),
                 "lam": W.FloatLogSlider(value=1e-4, base=10, min=-6, max=-1, description="λ")}
-    out = W.Output()
-    def redraw(_):
-        with out:
-            out.clear_output(wait=True); show(**{k: w.value for k, w in controls.items()})
-    for w in controls.values():
-        w.observe(redraw, names="value")
-    display(W.VBox([*controls.values(), out]))
+    display(knob_panel(controls, show))
 except ImportError:
     print("ipywidgets is not installed: call show(K, rounds, low, high, lam) directly")
 

@@ -106,3 +106,9 @@ def test_search_help_lists_the_methods_and_each_presets_values(capsys):
     assert rows["--C"] == ["4*", "16*"] and rows["--epochs"] == ["4*", "50*"]  # tiny (the default), then paper
     assert main(["search"]) == 2
     assert "name a method: darts" in capsys.readouterr().err
+
+
+def test_unknown_space_is_one_line_and_exit_2(capsys):
+    assert main(["space", "no_such_space"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("nasbook space: error: unknown space 'no_such_space'") and len(err.splitlines()) == 1

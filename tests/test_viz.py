@@ -54,3 +54,17 @@ def test_nse_layers_are_drawn_by_their_role():
     assert identity(e_same) and f"E{e_same + 1} (as N): (x + sum) / 2" in src
     assert not identity(e_wider) and not identity(r)
     assert all(identity(i) for i, s in enumerate(specs) if s.role == "N")
+
+
+def test_knob_panel_reruns_show_with_every_controls_value():
+    import ipywidgets as W
+
+    from nasbook.viz.widgets import knob_panel
+
+    calls = []
+    controls = {"a": W.IntSlider(value=1, min=0, max=5), "b": W.ToggleButtons(options=["x", "y"])}
+    panel = knob_panel(controls, lambda **kw: calls.append(kw))
+    assert list(panel.children[:2]) == list(controls.values())
+    controls["a"].value = 3  # observers fire synchronously outside a kernel
+    controls["b"].value = "y"
+    assert calls == [{"a": 3, "b": "x"}, {"a": 3, "b": "y"}]

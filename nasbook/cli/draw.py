@@ -11,7 +11,7 @@ def cmd_draw(args, extra):
 
     arch = resolve(args.arch)
     if not has_drawing(space_of(arch)):
-        raise SystemExit(f"nasbook draw: the {space_of(arch)} space has no drawing yet")
+        raise ValueError(f"the {space_of(arch)} space has no drawing yet")
     stem = Path(args.out) if args.out else Path(Path(args.arch).stem if Path(args.arch).suffix else args.arch)
     for p in draw_arch(arch, stem, formats=args.format.split(",")):
         print(p)

@@ -26,7 +26,7 @@ def cmd_space(args, extra):
         from ..spaces.mgas_mobile import space_summary
         info = space_summary()
     else:
-        raise SystemExit(f"nasbook space: unknown space {args.name!r} (known: darts, nb201, mbconv, mgas, mgas_mobile)")
+        raise ValueError(f"unknown space {args.name!r} (known: darts, nb201, mbconv, mgas, mgas_mobile)")
     if args.json:
         print(json.dumps(info))
     else:

@@ -133,7 +133,7 @@ class NSESearch(SearchMethod):
         statistics stay per process."""
         model = NSESupernet(self.pool, self.specs, subsets, self.info.num_classes, self.info.in_channels,
                             self.cfg.stem_stride, self.cfg.head_width, self.cost, self.cfg.p_eps)
-        if self.cfg.sync_bn and D.world()[1] > 1 and D.backend() in ("nccl", None):
+        if self.cfg.sync_bn and D.world()[1] > 1 and D.backend() != "gloo":
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         return model
 
