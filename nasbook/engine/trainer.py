@@ -320,16 +320,20 @@ class Trainer:
         }
 
     def save_checkpoint(self):
-        if self.run_dir is not None and self.rank == 0:
-            # never overwrite the last good state with a diverged one (weights can turn NaN one
-            # step before the loss shows it)
-            bad = next((n for n, t in self.task.model.state_dict().items()
-                        if t.is_floating_point() and not torch.isfinite(t).all()), None)
-            if bad is not None:
-                raise NonFiniteLoss(f"the weights became non-finite by step {self.global_step} (epoch {self.epoch + 1}, "
-                                    f"e.g. {bad}); stopped without saving, the last good checkpoint is "
-                                    f"{self.run_dir / self.CHECKPOINT}. A learning rate too high?")
-            save_atomic(self.state_dict(), self.run_dir / self.CHECKPOINT)
+        if self.run_dir is None:
+            return
+        # Never overwrite the last good state with a diverged one (weights can turn NaN one step
+        # before the loss shows it). Checked on every rank: DDP keeps the weights equal, so all
+        # ranks stop together instead of leaving the others waiting at the barrier.
+        state = self.state_dict() if self.rank == 0 else {"model": self.task.model.state_dict()}
+        bad = next((n for n, t in state["model"].items() if t.is_floating_point() and not torch.isfinite(t).all()),
+                   None)
+        if bad is not None:
+            raise NonFiniteLoss(f"the weights became non-finite by step {self.global_step} (epoch {self.epoch + 1}, "
+                                f"e.g. {bad}); stopped without saving, the last good checkpoint is "
+                                f"{self.run_dir / self.CHECKPOINT}. A learning rate too high?")
+        if self.rank == 0:
+            save_atomic(state, self.run_dir / self.CHECKPOINT)
         D.barrier()
 
     def load_checkpoint(self, path: str | Path):
